@@ -1,0 +1,214 @@
+// tracebuf/flush_barrier.hpp - component 3: the flush barrier, reserve-then-flush with
+// position handoff.
+//
+// The slow path of a reservation that did not fit. Exactly one reservation crosses the end
+// of the buffer (pos <= capacity < pos + n); its thread becomes the flusher:
+//
+//   1. it waits, through the quiescence counter, until no thread is online: every other
+//      thread is offline or parked here, so every reservation below `pos` has been written;
+//   2. it writes [0, pos) to the sink (and zeroes it);
+//   3. it moves the virtual space down by `pos`: its own reservation now starts at 0, and
+//      every parked reservation [p, p + m) becomes [p - pos, p - pos + m) - in arrival order,
+//      right behind it;
+//   4. it releases the parked threads, each with its new position already determined.
+//
+// A parked thread never retries a fetch_add, so nobody can refill the buffer ahead of it, and
+// the caller of the slow path never loops. When more bytes were parked than the buffer holds,
+// the parked reservation that now crosses the end leads the next flush, and those behind it
+// park again: the handoff is the same protocol, one epoch later.
+//
+// One flusher at a time: only the crossing reservation flushes, and the next crossing cannot
+// exist before this flush has moved the space down. No record is split (a reservation is
+// never cut), lost, or written twice.
+//
+// Policies: Traits (atomics, wait), Sink (sink_*.hpp):
+//   int write(const void* data, std::size_t size) noexcept;
+//       // 0, or a positive errno-style code; called by one flusher at a time, size > 0
+//
+// Freestanding.
+#ifndef TRACEBUF_FLUSH_BARRIER_HPP
+#define TRACEBUF_FLUSH_BARRIER_HPP
+
+#include <cstddef>
+#include <cstdint>
+
+#include <tracebuf/arena.hpp>
+#include <tracebuf/detail/config.hpp>
+#include <tracebuf/errc.hpp>
+#include <tracebuf/producer.hpp>
+#include <tracebuf/quiescence.hpp>
+#include <tracebuf/record.hpp>
+#include <tracebuf/traits.hpp>
+
+namespace tracebuf {
+
+/// Returned by reserve_slow when no position could be given (see producer::last_error).
+inline constexpr std::uint64_t invalid_position = ~std::uint64_t{0};
+
+/// Counters kept by the flush barrier. Snapshots; exact once producers have stopped.
+struct flush_stats {
+    std::uint64_t flushes;       ///< sink writes (flushes of a non-empty buffer)
+    std::uint64_t bytes_flushed; ///< bytes handed to the sink
+    std::uint64_t parks;         ///< times a thread parked at the barrier
+    int sink_error;              ///< the first error the sink reported, or 0
+};
+
+template <class Traits, class Sink>
+class flush_barrier {
+    using atomics = typename Traits::atomics;
+    template <class T>
+    using atomic = typename atomics::template atomic<T>;
+
+public:
+    using arena_type = arena<Traits>;
+    using counter_type = quiescence_counter<Traits>;
+    static constexpr bool serialized_host = counter_type::serialized_host;
+
+    flush_barrier(arena_type& a, counter_type& q, Sink& sink) noexcept
+        : arena_(a), counter_(q), sink_(sink) {}
+    flush_barrier(const flush_barrier&) = delete;
+    flush_barrier& operator=(const flush_barrier&) = delete;
+
+    /// The slow path of a reservation: [pos, pos + n) came from arena::reserve_fast(n) and
+    /// did not fit. Returns the reservation's position in the buffer, valid until the
+    /// caller's next reservation, park or go_offline - or invalid_position with
+    /// p.last_error() set (errc::closed after a drain, errc::would_block on a serialized host
+    /// that was not). May block until a flush is done; never loops back to the caller.
+    /// Precondition: `p` is online and n <= Traits::max_reservation. A producer that is not
+    /// online still completes the protocol (its bytes become padding) and gets errc::not_online.
+    std::uint64_t reserve_slow(producer& p, std::uint64_t pos, std::uint64_t n) noexcept {
+        if (TRACEBUF_UNLIKELY(p.state_ != producer_state::online))
+            return reserve_as_stranger(p, pos, n);
+        return settle(p, pos, n, /*flush_request=*/false);
+    }
+
+    /// Flushes everything reserved before this call, then returns. Other threads' later
+    /// reservations go to the fresh buffer. Precondition: `p` is online.
+    errc flush(producer& p) noexcept {
+        if (p.state_ != producer_state::online) {
+            return fail(p, p.state_ == producer_state::unregistered ? errc::not_registered
+                                                                    : errc::not_online);
+        }
+        // A flush request is a reservation that can never fit. Its bytes are not placed in
+        // the fresh buffer: the move-down skips them (see lead).
+        const std::uint64_t n = arena_.capacity() + 1;
+        if (settle(p, arena_.reserve_fast(n), n, /*flush_request=*/true) == invalid_position)
+            return p.last_error_;
+        return sink_error_.load(atomics::relaxed) != 0 ? fail(p, errc::sink_failed) : errc::ok;
+    }
+
+    /// The final drain, for process exit: writes what the buffer holds and closes it; later
+    /// reservations and flushes fail with errc::closed. Precondition, the host's guarantee:
+    /// no producer is running (QEMU's atexit, Valgrind's fini, after joining threads).
+    /// Returns errc::busy, and writes nothing, if a flush was nevertheless pending.
+    errc drain() noexcept {
+        const std::uint64_t end = arena_.try_close();
+        if (end >= arena_type::closed_position) return errc::closed;
+        if (end > arena_.capacity()) return errc::busy;
+        write_out(end);
+        return sink_error_.load(atomics::relaxed) != 0 ? errc::sink_failed : errc::ok;
+    }
+
+    flush_stats stats() const noexcept {
+        return flush_stats{flushes_.load(atomics::relaxed), bytes_flushed_.load(atomics::relaxed),
+                           parks_.load(atomics::relaxed),
+                           static_cast<int>(sink_error_.load(atomics::relaxed))};
+    }
+
+private:
+    static errc fail(producer& p, errc e) noexcept {
+        p.last_error_ = e;
+        return e;
+    }
+
+    // Resolves the reservation [pos, pos + n) of the current virtual space: returns a
+    // position that fits (for a flush request: 0 once its flush is done).
+    std::uint64_t settle(producer& p, std::uint64_t pos, std::uint64_t n,
+                         bool flush_request) noexcept {
+        const std::uint64_t capacity = arena_.capacity();
+        for (;;) {
+            if (pos >= arena_type::closed_position) {
+                fail(p, errc::closed);
+                return invalid_position;
+            }
+            if (!flush_request && pos + n <= capacity) return pos;
+            if (pos <= capacity) {
+                // This reservation crosses the end: valid data ends at pos, and we flush.
+                // A flush request's own bytes are skipped by the move-down.
+                const std::uint64_t base = flush_request ? pos + n : pos;
+                lead(pos, base);
+                if (flush_request) return 0;
+                pos -= base; // == 0, and n <= capacity: it fits
+                continue;
+            }
+            // Another reservation crossed the end: park until its flush hands us a position.
+            if constexpr (serialized_host) {
+                fail(p, errc::would_block);
+                return invalid_position;
+            } else {
+                parks_.fetch_add(1, atomics::relaxed);
+                counter_.await_release(counter_.park());
+                // relaxed: written before the flusher's release, which await_release acquired.
+                pos -= handoff_base_.load(atomics::relaxed);
+            }
+        }
+    }
+
+    // The flusher's part. Valid data is [0, end); the virtual space moves down by base.
+    void lead(std::uint64_t end, std::uint64_t base) noexcept {
+        if constexpr (serialized_host) {
+            // Only this thread runs, and no other thread is between a reservation and the
+            // end of its write: the buffer is complete now, and nobody is parked.
+            write_out(end);
+            arena_.rebase(base);
+        } else {
+            counter_.await_quiescence();
+            write_out(end);
+            // relaxed: published by counter_.release (release), acquired by the parked threads.
+            handoff_base_.store(base, atomics::relaxed);
+            arena_.rebase(base);
+            counter_.release(counter_.take_parked() + 1);
+        }
+    }
+
+    void write_out(std::uint64_t end) noexcept {
+        if (end == 0) return;
+        const int err = sink_.write(arena_.data(), static_cast<std::size_t>(end));
+        if (err != 0 && sink_error_.load(atomics::relaxed) == 0)
+            sink_error_.store(static_cast<std::uint32_t>(err), atomics::relaxed);
+        // relaxed: statistics; one flusher at a time writes them.
+        flushes_.store(flushes_.load(atomics::relaxed) + 1, atomics::relaxed);
+        bytes_flushed_.store(bytes_flushed_.load(atomics::relaxed) + end, atomics::relaxed);
+        if constexpr (Traits::zero_after_flush) __builtin_memset(arena_.data(), 0, end);
+    }
+
+    // reserve_slow by a producer that is not online (a host bug, seen only on the JIT path,
+    // after the fetch_add). Its reservation may be the one that crossed the end, so it must
+    // still settle it or every thread would wait forever: it counts itself online for that,
+    // covers the bytes it got with padding, and goes back.
+    std::uint64_t reserve_as_stranger(producer& p, std::uint64_t pos, std::uint64_t n) noexcept {
+        const errc why =
+            p.state_ == producer_state::unregistered ? errc::not_registered : errc::not_online;
+        producer guest;
+        if (counter_.register_thread(guest) == errc::ok) {
+            const std::uint64_t at = settle(guest, pos, n, false);
+            if (at != invalid_position) write_padding(arena_.data() + at, n, Traits::max_record_size);
+            counter_.unregister_thread(guest);
+        }
+        fail(p, why);
+        return invalid_position;
+    }
+
+    arena_type& arena_;
+    counter_type& counter_;
+    Sink& sink_;
+    atomic<std::uint64_t> handoff_base_{0};
+    atomic<std::uint64_t> flushes_{0};
+    atomic<std::uint64_t> bytes_flushed_{0};
+    atomic<std::uint64_t> parks_{0};
+    atomic<std::uint32_t> sink_error_{0};
+};
+
+} // namespace tracebuf
+
+#endif // TRACEBUF_FLUSH_BARRIER_HPP

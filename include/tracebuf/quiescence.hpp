@@ -1,0 +1,239 @@
+// tracebuf/quiescence.hpp - component 2: the quiescence counter with the syscall-aware
+// park/unpark protocol.
+//
+// It counts the threads that may currently be writing into the buffer ("online"). A thread
+// is online from register_thread (or go_online) until unregister_thread, go_offline, or
+// parking at the flush barrier. A flush may read the buffer only when the count is zero:
+// then every registered thread is either offline, and promised not to touch the buffer, or
+// parked, and its previous writes are complete (a thread reaches the barrier through its
+// next reservation, which comes after it finished writing the previous one).
+//
+// Everything lives in one 32-bit state word, so that one atomic read-modify-write both
+// changes the count and tells the caller whether a flush is running and which epoch it is:
+//
+//   bits  0..15  online count
+//   bit   16     WAITING:  the flusher sleeps until the count reaches zero
+//   bit   17     FLUSHING: a flush owns the buffer; nobody may come online
+//   bits 18..31  epoch: +1 at the end of every flush (wraps; only compared for change)
+//
+// The race the seed worried about - a thread returning from a syscall, or a new thread,
+// while a flush starts - is closed by FLUSHING: the flusher sets it with a CAS that succeeds
+// only when the count is zero, and a thread coming online sees it in the result of its own
+// fetch_add, steps back and waits for the epoch to change. There is no window in which a
+// thread is online but unseen by the flusher. docs/protocol.md has the invariants and the
+// interleavings.
+//
+// Policies: Traits::atomics (atomics_*.hpp), Traits::wait (wait_*.hpp).
+// Freestanding.
+#ifndef TRACEBUF_QUIESCENCE_HPP
+#define TRACEBUF_QUIESCENCE_HPP
+
+#include <cstdint>
+
+#include <tracebuf/detail/config.hpp>
+#include <tracebuf/errc.hpp>
+#include <tracebuf/producer.hpp>
+#include <tracebuf/traits.hpp>
+
+namespace tracebuf {
+
+template <class Traits>
+class quiescence_counter {
+    using atomics = typename Traits::atomics;
+    using wait_policy = typename Traits::wait;
+    template <class T>
+    using atomic = typename atomics::template atomic<T>;
+    static_assert(detail::check_traits<Traits>());
+
+public:
+    static constexpr bool serialized_host = wait_policy::serialized_host;
+
+    static constexpr std::uint32_t count_mask = 0xffff;
+    static constexpr std::uint32_t waiting_bit = 1u << 16;
+    static constexpr std::uint32_t flushing_bit = 1u << 17;
+    static constexpr int epoch_shift = 18;
+    static constexpr std::uint32_t epoch_one = 1u << epoch_shift;
+
+    constexpr quiescence_counter() noexcept = default;
+    quiescence_counter(const quiescence_counter&) = delete;
+    quiescence_counter& operator=(const quiescence_counter&) = delete;
+
+    // ---- Thread life (called by the producing thread itself) ------------------------------
+
+    /// Registers the calling thread and brings it online. Call on thread start (or lazily,
+    /// on its first callback), before its first reservation. If a flush is running, waits
+    /// for it to end: a new thread never writes into a buffer that is being read.
+    /// Precondition: `p` is unregistered (else errc::already_registered).
+    errc register_thread(producer& p) noexcept {
+        if (p.state_ != producer_state::unregistered) return fail(p, errc::already_registered);
+        if (registered_.fetch_add(1, atomics::relaxed) >= Traits::max_threads) {
+            registered_.fetch_sub(1, atomics::relaxed);
+            return fail(p, errc::too_many_threads);
+        }
+        enter_online();
+        p.state_ = producer_state::online;
+        return errc::ok;
+    }
+
+    /// Unregisters the calling thread (online or offline). Call on thread exit, after its
+    /// last write. Never waits.
+    errc unregister_thread(producer& p) noexcept {
+        if (p.state_ == producer_state::unregistered) return fail(p, errc::not_registered);
+        if (p.state_ == producer_state::online) leave_online();
+        p.state_ = producer_state::unregistered;
+        registered_.fetch_sub(1, atomics::relaxed);
+        return errc::ok;
+    }
+
+    /// Takes the calling thread offline: it promises not to touch the buffer until
+    /// go_online. Call on syscall entry, or around any long untraced stretch. Never waits;
+    /// an offline thread never delays a flush, however long it stays offline.
+    /// Precondition: `p` is online.
+    errc go_offline(producer& p) noexcept {
+        if (p.state_ != producer_state::online) {
+            return fail(p, p.state_ == producer_state::unregistered ? errc::not_registered
+                                                                    : errc::not_online);
+        }
+        leave_online();
+        p.state_ = producer_state::offline;
+        return errc::ok;
+    }
+
+    /// Brings the calling thread back online. Call on syscall exit. If a flush is running,
+    /// waits for it to end before returning. Precondition: `p` is offline.
+    errc go_online(producer& p) noexcept {
+        if (p.state_ != producer_state::offline) {
+            return fail(p, p.state_ == producer_state::unregistered ? errc::not_registered
+                                                                    : errc::already_online);
+        }
+        enter_online();
+        p.state_ = producer_state::online;
+        return errc::ok;
+    }
+
+    // ---- The flush barrier's side (flush_barrier.hpp) -------------------------------------
+
+    /// An online thread whose reservation overflowed, and that is not the flusher, stops
+    /// counting as online. Returns the epoch it parked in; wait with await_release.
+    std::uint32_t park() noexcept {
+        // relaxed: ordered before the release decrement below, which the flusher acquires.
+        parked_.fetch_add(1, atomics::relaxed);
+        return leave_online() >> epoch_shift;
+    }
+
+    /// Waits until the flush of `epoch` has released the parked threads. On return the
+    /// flusher's writes (reset position, handoff base, zeroed buffer) are visible, and the
+    /// caller is online again: the flusher counted it back in.
+    void await_release(std::uint32_t epoch) noexcept { await_epoch_change(epoch); }
+
+    /// The flusher stops counting as online and waits until no thread is online; then it
+    /// owns the buffer (FLUSHING is set) until release(). Not for serialized hosts.
+    void await_quiescence() noexcept {
+        static_assert(!serialized_host, "a serialized host never waits for quiescence");
+        // relaxed: the flusher publishes nothing to itself.
+        std::uint32_t s = state_.fetch_sub(1, atomics::relaxed) - 1;
+        for (;;) {
+            if ((s & count_mask) == 0) {
+                const std::uint32_t owned = (s & ~waiting_bit) | flushing_bit;
+                // acquire: pairs with the release decrement in leave_online() of every thread
+                // that parked or went offline (all state changes are RMWs, so their release
+                // sequences reach this CAS): the records they wrote are visible to the flush.
+                if (state_.compare_exchange_weak(s, owned, atomics::acquire, atomics::relaxed))
+                    return;
+                continue;
+            }
+            if ((s & waiting_bit) == 0) {
+                // relaxed: only announces that the next decrement to zero must notify.
+                if (!state_.compare_exchange_weak(s, s | waiting_bit, atomics::relaxed,
+                                                  atomics::relaxed))
+                    continue;
+                s |= waiting_bit;
+            }
+            wait_policy::wait(state_, s);
+            s = state_.load(atomics::relaxed); // the CAS above acquires
+        }
+    }
+
+    /// Called by the flusher between await_quiescence and release: how many threads parked at
+    /// this barrier. Resets the count for the next barrier.
+    std::uint32_t take_parked() noexcept {
+        // relaxed: every park() increment happens before the decrement that the flusher's
+        // CAS acquired, and nobody parks while FLUSHING is set.
+        return parked_.exchange(0, atomics::relaxed);
+    }
+
+    /// Ends a flush: counts `readmitted` threads (the parked ones and the flusher) online
+    /// again, clears FLUSHING, advances the epoch, and wakes every waiter.
+    void release(std::uint32_t readmitted) noexcept {
+        static_assert(!serialized_host, "a serialized host never parks threads");
+        // release: pairs with the acquire in await_epoch_change (parked threads, and threads
+        // that waited to come online) and with the acquire fetch_add in enter_online: the
+        // flusher's reset of the position, the handoff base and the zeroed buffer happen
+        // before their next reservation. Adding epoch_one - flushing_bit clears FLUSHING
+        // (it is set, so nothing borrows) and lets the epoch carry out of the top bit.
+        state_.fetch_add(readmitted + epoch_one - flushing_bit, atomics::release);
+        wait_policy::notify_all(state_);
+    }
+
+    // ---- Observers (racy snapshots, for tests and statistics) -----------------------------
+
+    std::uint32_t online_count() const noexcept {
+        return state_.load(atomics::relaxed) & count_mask;
+    }
+    std::uint32_t registered_count() const noexcept {
+        return registered_.load(atomics::relaxed);
+    }
+    std::uint32_t epoch() const noexcept { return state_.load(atomics::relaxed) >> epoch_shift; }
+    bool flushing() const noexcept { return (state_.load(atomics::relaxed) & flushing_bit) != 0; }
+
+private:
+    static errc fail(producer& p, errc e) noexcept {
+        p.last_error_ = e;
+        return e;
+    }
+
+    // +1 on the count; if a flush owns the buffer, step back and wait for it to end.
+    void enter_online() noexcept {
+        for (;;) {
+            // acquire: pairs with the release in release(): when the previous flush is over,
+            // its reset of the buffer happens before this thread's next reservation.
+            const std::uint32_t old = state_.fetch_add(1, atomics::acquire);
+            if ((old & flushing_bit) == 0) return;
+            leave_online();
+            await_epoch_change(old >> epoch_shift);
+        }
+    }
+
+    // -1 on the count; wakes the flusher if this made the count zero. Returns the old state.
+    std::uint32_t leave_online() noexcept {
+        // release: pairs with the acquire CAS in await_quiescence: everything this thread wrote
+        // into the buffer before leaving happens before the flush reads it.
+        const std::uint32_t old = state_.fetch_sub(1, atomics::release);
+        if constexpr (!serialized_host) {
+            if ((old & (waiting_bit | count_mask)) == (waiting_bit | 1))
+                wait_policy::notify_all(state_);
+        }
+        return old;
+    }
+
+    void await_epoch_change(std::uint32_t epoch) noexcept {
+        if constexpr (serialized_host) {
+            (void)epoch; // unreachable: FLUSHING is never set and nobody parks
+        } else {
+            for (;;) {
+                // acquire: pairs with the release in release() (see there).
+                const std::uint32_t s = state_.load(atomics::acquire);
+                if ((s >> epoch_shift) != epoch) return;
+                wait_policy::wait(state_, s);
+            }
+        }
+    }
+
+    alignas(detail::cache_line_size) atomic<std::uint32_t> state_{0};
+    atomic<std::uint32_t> parked_{0};
+    atomic<std::uint32_t> registered_{0};
+};
+
+} // namespace tracebuf
+
+#endif // TRACEBUF_QUIESCENCE_HPP

@@ -1,0 +1,77 @@
+// tracebuf/record.hpp - the TLV record format.
+//
+// A record is `u16 tag, u16 length, payload`, in host byte order. `length` counts the 4-byte
+// header and the payload but not the padding; the next record starts at the next multiple of
+// 8. Tag 0 never starts a record, so zero-filled memory reads as "no record here".
+// These are the memtrace format's rules; its tags (0x4d41 LOAD, ...) fit unchanged.
+//
+// Freestanding.
+#ifndef TRACEBUF_RECORD_HPP
+#define TRACEBUF_RECORD_HPP
+
+#include <cstddef>
+#include <cstdint>
+
+#include <tracebuf/detail/config.hpp>
+
+namespace tracebuf {
+
+inline constexpr std::size_t record_alignment = 8;
+inline constexpr std::size_t record_header_size = 4;
+/// The largest `length` the u16 field can hold, whatever Traits::max_record_size says.
+inline constexpr std::size_t record_length_limit = 0xffff;
+
+/// Tags that tracebuf itself writes. A host chooses every other non-zero tag.
+namespace tags {
+/// Fills the bytes of a reservation that the host chose not to use (see write_padding).
+inline constexpr std::uint16_t padding = 0xffff;
+} // namespace tags
+
+struct record_header {
+    std::uint16_t tag;
+    std::uint16_t length; // header + payload, unpadded
+};
+static_assert(sizeof(record_header) == record_header_size, "the header is two u16");
+
+constexpr std::size_t align_up(std::size_t n) noexcept {
+    return (n + (record_alignment - 1)) & ~(record_alignment - 1);
+}
+
+/// Bytes a record with `payload_size` payload bytes occupies in the arena.
+constexpr std::size_t record_footprint(std::size_t payload_size) noexcept {
+    return align_up(record_header_size + payload_size);
+}
+
+/// Writes the header of a record at `at` (8-byte aligned) and returns its payload.
+TRACEBUF_FORCEINLINE void* write_record_header(void* at, std::uint16_t tag,
+                                               std::size_t payload_size) noexcept {
+    const record_header h{tag, static_cast<std::uint16_t>(record_header_size + payload_size)};
+    __builtin_memcpy(at, &h, sizeof h);
+    return static_cast<unsigned char*>(at) + record_header_size;
+}
+
+/// Writes a whole record (header and payload) at `at`; returns where the next record starts.
+TRACEBUF_FORCEINLINE void* write_record(void* at, std::uint16_t tag, const void* payload,
+                                        std::size_t payload_size) noexcept {
+    void* body = write_record_header(at, tag, payload_size);
+    __builtin_memcpy(body, payload, payload_size);
+    return static_cast<unsigned char*>(at) + record_footprint(payload_size);
+}
+
+/// Covers `n` bytes (a multiple of 8) at `at` with padding records, none longer than
+/// `max_record_size`. Use it for the part of a batched reservation that stays unused: every
+/// reserved byte must belong to a record, or the flushed range would hold a hole.
+inline void write_padding(void* at, std::size_t n, std::size_t max_record_size) noexcept {
+    unsigned char* p = static_cast<unsigned char*>(at);
+    const std::size_t largest = max_record_size & ~(record_alignment - 1);
+    while (n != 0) {
+        std::size_t chunk = n < largest ? n : largest;
+        write_record_header(p, tags::padding, chunk - record_header_size);
+        p += chunk;
+        n -= chunk;
+    }
+}
+
+} // namespace tracebuf
+
+#endif // TRACEBUF_RECORD_HPP

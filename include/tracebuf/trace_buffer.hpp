@@ -1,0 +1,151 @@
+// tracebuf/trace_buffer.hpp - the three components composed: what a host uses.
+//
+//   trace_buffer<Traits, Sink> = arena<Traits>              (arena.hpp)
+//                              + quiescence_counter<Traits> (quiescence.hpp)
+//                              + flush_barrier<Traits, Sink> (flush_barrier.hpp)
+//
+// Host contract (docs/host-contract.md), the same as QSBR in userspace-rcu:
+//   - thread start:  register_thread(p)        (lazily on the first callback is fine)
+//   - syscall entry: go_offline(p);  syscall exit: go_online(p)
+//   - thread exit:   unregister_thread(p)
+//   - an online thread must reserve again or go offline within bounded time: a flush waits
+//     for every online thread to do one or the other;
+//   - at exit, once no producer runs: drain().
+//
+// Policies: Traits (traits.hpp: atomics, wait, limits), Sink (sink_*.hpp).
+// Freestanding (with a freestanding Traits and Sink).
+#ifndef TRACEBUF_TRACE_BUFFER_HPP
+#define TRACEBUF_TRACE_BUFFER_HPP
+
+#include <cstddef>
+#include <cstdint>
+
+#include <tracebuf/arena.hpp>
+#include <tracebuf/detail/config.hpp>
+#include <tracebuf/errc.hpp>
+#include <tracebuf/flush_barrier.hpp>
+#include <tracebuf/producer.hpp>
+#include <tracebuf/quiescence.hpp>
+#include <tracebuf/record.hpp>
+#include <tracebuf/traits.hpp>
+
+namespace tracebuf {
+
+template <class Traits, class Sink>
+class trace_buffer {
+public:
+    using traits_type = Traits;
+    using sink_type = Sink;
+    using arena_type = arena<Traits>;
+    using counter_type = quiescence_counter<Traits>;
+    using barrier_type = flush_barrier<Traits, Sink>;
+
+    /// Uses `bytes` of `memory` (8-byte aligned, at least Traits::max_reservation bytes; the
+    /// caller keeps it alive) and writes full buffers to `sink`. Zero-fills the memory first
+    /// unless `memory_is_zeroed` (fresh mmap or static memory is). Check status().
+    trace_buffer(void* memory, std::size_t bytes, Sink sink, bool memory_is_zeroed = false) noexcept
+        : sink_(static_cast<Sink&&>(sink)), arena_(memory, bytes), barrier_(arena_, counter_, sink_) {
+        if (arena_.status() == errc::ok && !memory_is_zeroed)
+            __builtin_memset(arena_.data(), 0, arena_.capacity());
+    }
+    trace_buffer(const trace_buffer&) = delete;
+    trace_buffer& operator=(const trace_buffer&) = delete;
+
+    /// errc::ok, or errc::bad_arena if the memory was unusable (then every reservation fails).
+    errc status() const noexcept { return arena_.status(); }
+
+    // ---- Thread life: see quiescence_counter for each call's precondition -----------------
+
+    errc register_thread(producer& p) noexcept { return counter_.register_thread(p); }
+    errc unregister_thread(producer& p) noexcept { return counter_.unregister_thread(p); }
+    errc go_offline(producer& p) noexcept { return counter_.go_offline(p); }
+    errc go_online(producer& p) noexcept { return counter_.go_online(p); }
+
+    // ---- Reservations ----------------------------------------------------------------------
+
+    /// Reserves `n` bytes (a multiple of 8, at most Traits::max_reservation) for one or more
+    /// records, which the caller must fill completely (write_record / write_padding) before
+    /// its next reservation, go_offline or unregister_thread. Returns nullptr on error (see
+    /// p.last_error()). Precondition: `p` is online. May block while a flush runs.
+    TRACEBUF_FORCEINLINE unsigned char* reserve(producer& p, std::size_t n) noexcept {
+        if (TRACEBUF_UNLIKELY(n == 0 || n % record_alignment != 0)) return fail(p, errc::bad_size);
+        if (TRACEBUF_UNLIKELY(n > Traits::max_reservation)) return fail(p, errc::too_large);
+        if (TRACEBUF_UNLIKELY(p.state_ != producer_state::online)) return fail_state(p);
+        std::uint64_t pos = arena_.reserve_fast(n);
+        if (TRACEBUF_UNLIKELY(!arena_.fits(pos, n))) {
+            pos = barrier_.reserve_slow(p, pos, n);
+            if (pos == invalid_position) return nullptr;
+        }
+        return arena_.data() + pos;
+    }
+
+    /// Reserves one record and writes its header; returns its payload (payload_size bytes,
+    /// for the caller to fill) or nullptr on error (p.last_error()).
+    TRACEBUF_FORCEINLINE void* reserve_record(producer& p, std::uint16_t tag,
+                                              std::size_t payload_size) noexcept {
+        if (TRACEBUF_UNLIKELY(tag == 0)) return fail(p, errc::bad_tag);
+        if (TRACEBUF_UNLIKELY(payload_size > Traits::max_record_size - record_header_size))
+            return fail(p, errc::too_large);
+        unsigned char* at = reserve(p, record_footprint(payload_size));
+        return at == nullptr ? nullptr : write_record_header(at, tag, payload_size);
+    }
+
+    /// Reserves and writes one whole record.
+    errc write_record(producer& p, std::uint16_t tag, const void* payload,
+                      std::size_t payload_size) noexcept {
+        void* body = reserve_record(p, tag, payload_size);
+        if (body == nullptr) return p.last_error_;
+        __builtin_memcpy(body, payload, payload_size);
+        return errc::ok;
+    }
+
+    /// Flushes everything reserved before this call. Precondition: `p` is online.
+    /// errc::sink_failed if the sink has failed (in this flush or an earlier one).
+    errc flush(producer& p) noexcept { return barrier_.flush(p); }
+
+    /// Final drain for exit; see flush_barrier::drain for the precondition.
+    errc drain() noexcept { return barrier_.drain(); }
+
+    // ---- For a JIT host: the fast path inline, the slow path as a helper ------------------
+
+    /// Where the position word, the buffer and its capacity live (constant for the life of
+    /// the buffer; only the position's value changes). Emit:
+    ///     pos = fetch_add(*layout.position, n);
+    ///     if (pos + n > layout.capacity) pos = reserve_slow(p, pos, n);
+    ///     write the records at layout.data + pos
+    /// n must be a multiple of 8 in [8, Traits::max_reservation]; nothing checks it here.
+    jit_layout layout() noexcept { return arena_.layout(); }
+    TRACEBUF_FORCEINLINE std::uint64_t reserve_fast(std::uint64_t n) noexcept {
+        return arena_.reserve_fast(n);
+    }
+    std::uint64_t reserve_slow(producer& p, std::uint64_t pos, std::uint64_t n) noexcept {
+        return barrier_.reserve_slow(p, pos, n);
+    }
+
+    // ---- Observers -------------------------------------------------------------------------
+
+    flush_stats stats() const noexcept { return barrier_.stats(); }
+    int sink_error() const noexcept { return barrier_.stats().sink_error; }
+    Sink& sink() noexcept { return sink_; }
+    const arena_type& get_arena() const noexcept { return arena_; }
+    const counter_type& get_counter() const noexcept { return counter_; }
+
+private:
+    static unsigned char* fail(producer& p, errc e) noexcept {
+        p.last_error_ = e;
+        return nullptr;
+    }
+    static unsigned char* fail_state(producer& p) noexcept {
+        return fail(p, p.state_ == producer_state::unregistered ? errc::not_registered
+                                                                : errc::not_online);
+    }
+
+    Sink sink_;
+    arena_type arena_;
+    counter_type counter_;
+    barrier_type barrier_;
+};
+
+} // namespace tracebuf
+
+#endif // TRACEBUF_TRACE_BUFFER_HPP
