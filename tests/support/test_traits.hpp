@@ -1,0 +1,35 @@
+// Traits combinations the tests run every component under.
+#ifndef TRACEBUF_TESTS_TEST_TRAITS_HPP
+#define TRACEBUF_TESTS_TEST_TRAITS_HPP
+
+#include <tuple>
+
+#include <tracebuf/tracebuf.hpp>
+#include <tracebuf/wait_serialized.hpp>
+
+namespace tracebuf_test {
+
+#if defined(TRACEBUF_TSAN)
+// ThreadSanitizer cannot see Boost 1.81's inline-assembly atomics: every TSan run uses
+// std::atomic, so that a data race in the protocol cannot hide behind them.
+using parallel_atomics = tracebuf::std_atomics;
+#else
+using parallel_atomics = tracebuf::boost_atomics;
+#endif
+
+template <class Atomics, class Wait>
+struct traits : tracebuf::traits_base {
+    using atomics = Atomics;
+    using wait = Wait;
+};
+
+using boost_futex = traits<parallel_atomics, tracebuf::futex_wait>;
+using std_futex = traits<tracebuf::std_atomics, tracebuf::futex_wait>;
+using boost_spin = traits<parallel_atomics, tracebuf::spin_yield_wait>;
+using std_serialized = traits<tracebuf::std_atomics, tracebuf::serialized_host_wait>;
+
+using parallel_traits = std::tuple<boost_futex, std_futex, boost_spin>;
+
+} // namespace tracebuf_test
+
+#endif

@@ -1,0 +1,197 @@
+// The quiescence counter alone: producer states and misuse, the count, and the flush-side
+// protocol (await_quiescence / park / release) against threads going offline and online.
+#define BOOST_TEST_MODULE quiescence
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include <tracebuf/quiescence.hpp>
+
+#include "support/test_traits.hpp"
+#include "support/thread_check.hpp"
+
+using namespace tracebuf;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Waits (bounded) until pred() holds; a test fails rather than hangs if it never does.
+template <class Pred>
+bool eventually(Pred pred) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
+struct two_threads_max : tracebuf_test::boost_futex {
+    static constexpr std::uint32_t max_threads = 2;
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(state_transitions_and_misuse, T, tracebuf_test::parallel_traits) {
+    quiescence_counter<T> q;
+    producer p;
+    BOOST_TEST((p.state() == producer_state::unregistered));
+    BOOST_TEST((q.go_offline(p) == errc::not_registered));
+    BOOST_TEST((q.go_online(p) == errc::not_registered));
+    BOOST_TEST((q.unregister_thread(p) == errc::not_registered));
+    BOOST_TEST((p.last_error() == errc::not_registered));
+
+    BOOST_TEST((q.register_thread(p) == errc::ok));
+    BOOST_TEST((p.state() == producer_state::online));
+    BOOST_TEST(q.online_count() == 1u);
+    BOOST_TEST((q.register_thread(p) == errc::already_registered));
+    BOOST_TEST((q.go_online(p) == errc::already_online)); // online while online
+    BOOST_TEST(q.online_count() == 1u);                   // misuse changed nothing
+
+    BOOST_TEST((q.go_offline(p) == errc::ok));
+    BOOST_TEST(q.online_count() == 0u);
+    BOOST_TEST((q.go_offline(p) == errc::not_online)); // offline twice
+    BOOST_TEST(q.online_count() == 0u);
+    BOOST_TEST((q.go_online(p) == errc::ok));
+    BOOST_TEST(q.online_count() == 1u);
+
+    BOOST_TEST((q.unregister_thread(p) == errc::ok));
+    BOOST_TEST(q.online_count() == 0u);
+    BOOST_TEST(q.registered_count() == 0u);
+
+    // Unregistering while offline does not touch the online count.
+    BOOST_TEST((q.register_thread(p) == errc::ok));
+    BOOST_TEST((q.go_offline(p) == errc::ok));
+    BOOST_TEST((q.unregister_thread(p) == errc::ok));
+    BOOST_TEST(q.online_count() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(thread_limit_is_enforced) {
+    quiescence_counter<two_threads_max> q;
+    producer a, b, c;
+    BOOST_TEST((q.register_thread(a) == errc::ok));
+    BOOST_TEST((q.register_thread(b) == errc::ok));
+    BOOST_TEST((q.register_thread(c) == errc::too_many_threads));
+    BOOST_TEST((c.state() == producer_state::unregistered));
+    BOOST_TEST(q.online_count() == 2u);
+    BOOST_TEST((q.unregister_thread(a) == errc::ok));
+    BOOST_TEST((q.register_thread(c) == errc::ok));
+}
+
+// The flusher waits for the online thread, not for the offline one; a thread coming online
+// while the flush owns the buffer waits until release, and comes back in the next epoch.
+BOOST_AUTO_TEST_CASE_TEMPLATE(flusher_waits_for_online_threads_only, T, tracebuf_test::parallel_traits) {
+    quiescence_counter<T> q;
+    producer sleeper, writer, flusher;
+    BOOST_REQUIRE((q.register_thread(sleeper) == errc::ok));
+    BOOST_REQUIRE((q.go_offline(sleeper) == errc::ok)); // "in a syscall" for the whole test
+    BOOST_REQUIRE((q.register_thread(writer) == errc::ok));
+
+    std::atomic<bool> owns{false};
+    std::thread f([&] {
+        TB_CHECK((q.register_thread(flusher) == errc::ok));
+        q.await_quiescence();
+        owns = true;
+    });
+    std::this_thread::sleep_for(50ms);
+    BOOST_TEST(!owns.load()); // the writer is online
+    BOOST_TEST((q.go_offline(writer) == errc::ok));
+    BOOST_REQUIRE(eventually([&] { return owns.load(); }));
+    BOOST_TEST(q.flushing());
+    const std::uint32_t epoch = q.epoch();
+
+    std::atomic<bool> back{false};
+    std::thread w([&] {
+        TB_CHECK((q.go_online(writer) == errc::ok)); // blocks while FLUSHING
+        back = true;
+    });
+    std::this_thread::sleep_for(50ms);
+    BOOST_TEST(!back.load());
+    BOOST_TEST(q.take_parked() == 0u);
+    q.release(1); // the flusher counts itself back in
+    f.join();
+    BOOST_REQUIRE(eventually([&] { return back.load(); }));
+    w.join();
+    BOOST_TEST(!q.flushing());
+    BOOST_TEST(q.epoch() == ((epoch + 1) & 0x3fffu));
+    BOOST_TEST(q.online_count() == 2u); // flusher and writer; the sleeper is still offline
+    TB_NO_THREAD_FAILURES();
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(parked_threads_resume_after_release_and_are_counted_in,
+                              T, tracebuf_test::parallel_traits) {
+    quiescence_counter<T> q;
+    constexpr int parkers = 5;
+    producer leader;
+    BOOST_REQUIRE((q.register_thread(leader) == errc::ok));
+    std::vector<producer> ps(parkers);
+    for (auto& p : ps) BOOST_REQUIRE((q.register_thread(p) == errc::ok));
+    std::atomic<int> resumed{0};
+    std::vector<std::thread> pool;
+    for (int i = 0; i < parkers; ++i) {
+        pool.emplace_back([&] {
+            q.await_release(q.park());
+            resumed.fetch_add(1);
+        });
+    }
+    q.await_quiescence(); // returns once all five have parked
+    BOOST_TEST(q.online_count() == 0u);
+    std::this_thread::sleep_for(20ms);
+    BOOST_TEST(resumed.load() == 0);
+    BOOST_TEST(q.take_parked() == static_cast<std::uint32_t>(parkers));
+    q.release(parkers + 1);
+    for (auto& t : pool) t.join();
+    BOOST_TEST(resumed.load() == parkers);
+    BOOST_TEST(q.online_count() == static_cast<std::uint32_t>(parkers + 1));
+    BOOST_TEST(q.take_parked() == 0u);
+}
+
+// Many threads flip offline/online while flushes come and go: the count must come back
+// exact, and no flush may ever own the buffer while a thread believes it is online.
+BOOST_AUTO_TEST_CASE_TEMPLATE(no_thread_is_online_while_a_flush_owns_the_buffer,
+                              T, tracebuf_test::parallel_traits) {
+    quiescence_counter<T> q;
+    constexpr int threads = 8;
+    constexpr int flips = 2000;
+    std::atomic<int> believed_online{0};
+    std::atomic<int> violations{0};
+    std::atomic<bool> stop{false};
+
+    std::thread flusher([&] {
+        producer p;
+        TB_CHECK((q.register_thread(p) == errc::ok));
+        while (!stop.load()) {
+            q.await_quiescence();
+            if (believed_online.load() != 0) violations.fetch_add(1);
+            q.release(q.take_parked() + 1);
+            std::this_thread::yield();
+        }
+        q.unregister_thread(p);
+    });
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+        pool.emplace_back([&] {
+            producer p;
+            TB_CHECK((q.register_thread(p) == errc::ok));
+            believed_online.fetch_add(1);
+            for (int i = 0; i < flips; ++i) {
+                believed_online.fetch_sub(1);
+                TB_CHECK((q.go_offline(p) == errc::ok));
+                TB_CHECK((q.go_online(p) == errc::ok));
+                believed_online.fetch_add(1);
+            }
+            believed_online.fetch_sub(1);
+            TB_CHECK((q.unregister_thread(p) == errc::ok));
+        });
+    }
+    for (auto& t : pool) t.join();
+    stop = true;
+    flusher.join();
+    BOOST_TEST(violations.load() == 0);
+    BOOST_TEST(q.online_count() == 0u);
+    BOOST_TEST(q.registered_count() == 0u);
+    TB_NO_THREAD_FAILURES();
+}

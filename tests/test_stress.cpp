@@ -1,0 +1,113 @@
+// Stress: many threads on 2 cores (oversubscribed), a tiny buffer (thousands of flushes),
+// random record sizes up to the maximum, batches, random offline periods, explicit
+// flushes, threads created and exiting while flushes run. See support/stress.hpp for what
+// the verifying sink checks on every flush.
+//
+// TRACEBUF_STRESS_RECORDS overrides the record count of every case (sanitizer builds scale
+// down by default).
+#define BOOST_TEST_MODULE stress
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+#include "support/stress.hpp"
+#include "support/test_traits.hpp"
+
+using namespace tracebuf_test;
+
+namespace {
+
+std::uint64_t scaled(std::uint64_t records) {
+    if (const char* env = std::getenv("TRACEBUF_STRESS_RECORDS")) return std::strtoull(env, nullptr, 10);
+#if defined(TRACEBUF_TSAN)
+    return records / 40;
+#elif defined(__SANITIZE_ADDRESS__)
+    return records / 10;
+#else
+    return records;
+#endif
+}
+
+template <class Traits>
+void run_and_check(const char* name, stress_config config, std::uint64_t min_flushes) {
+    config.total_records = scaled(config.total_records);
+    stress_run<Traits> run(config);
+    const auto t0 = std::chrono::steady_clock::now();
+    const stress_result r = run.run();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const verifier& v = run.checked();
+    const tracebuf::flush_stats s = run.buffer().stats();
+    std::printf("%s: %d lanes, %llu threads, %zu-byte buffer: %llu records (%llu padding), %llu bytes, "
+                "%llu flushes, %llu parks, %.2f s; lost/duplicated/corrupt/reordered: %llu\n",
+                name, config.lanes, static_cast<unsigned long long>(r.threads), config.capacity,
+                static_cast<unsigned long long>(v.records()), static_cast<unsigned long long>(v.padding()),
+                static_cast<unsigned long long>(v.bytes()), static_cast<unsigned long long>(v.flushes()),
+                static_cast<unsigned long long>(s.parks), seconds,
+                static_cast<unsigned long long>(v.failures()));
+    std::fflush(stdout);
+
+    BOOST_TEST(r.errors == 0u, "first error: " << r.first_error);
+    BOOST_TEST(v.failures() == 0u, "first failure: " << v.first_failure());
+    BOOST_TEST(v.records() == r.records_written);
+    BOOST_TEST(r.records_written >= config.total_records);
+    std::uint64_t mismatched = 0;
+    for (std::size_t t = 0; t < r.threads; ++t)
+        if (v.next_seq(t) != r.written_per_thread[t]) ++mismatched; // lost or extra
+    BOOST_TEST(mismatched == 0u);
+    BOOST_TEST(v.flushes() >= min_flushes);
+    BOOST_TEST(s.flushes == v.flushes());
+    BOOST_TEST(s.bytes_flushed == v.bytes());
+    BOOST_TEST(s.sink_error == 0);
+    BOOST_TEST(run.buffer().get_counter().online_count() == 0u);
+}
+
+} // namespace
+
+// The headline: 16 threads alive at once on 2 cores, 10^7 records, 64 KiB buffer.
+BOOST_AUTO_TEST_CASE(record_mode_16_threads_futex) {
+    stress_config c;
+    c.lanes = 16;
+    c.total_records = 10000000;
+    run_and_check<boost_futex>("boost+futex", c, scaled(10000000) / 1000);
+}
+
+BOOST_AUTO_TEST_CASE(record_mode_8_threads_std_atomics) {
+    stress_config c;
+    c.lanes = 8;
+    c.total_records = 1000000;
+    c.seed = 2;
+    run_and_check<std_futex>("std+futex", c, scaled(1000000) / 1000);
+}
+
+BOOST_AUTO_TEST_CASE(record_mode_16_threads_spin_yield) {
+    stress_config c;
+    c.lanes = 16;
+    c.total_records = 1000000;
+    c.seed = 3;
+    run_and_check<boost_spin>("boost+spin", c, scaled(1000000) / 1000);
+}
+
+// Two threads on two cores: the least oversubscribed case, where the flusher and a writer
+// really run at the same time.
+BOOST_AUTO_TEST_CASE(record_mode_2_threads) {
+    stress_config c;
+    c.lanes = 2;
+    c.total_records = 1000000;
+    c.seed = 4;
+    run_and_check<boost_futex>("2 threads", c, scaled(1000000) / 1000);
+}
+
+// A serialized host: one thread at a time under a big lock, as under Valgrind. The flusher
+// never waits for the online count.
+BOOST_AUTO_TEST_CASE(serialized_host_big_lock) {
+    std::mutex big_lock;
+    stress_config c;
+    c.lanes = 8;
+    c.total_records = 1000000;
+    c.big_lock = &big_lock;
+    c.seed = 5;
+    run_and_check<std_serialized>("serialized", c, scaled(1000000) / 1000);
+}
