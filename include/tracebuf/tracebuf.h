@@ -1,0 +1,237 @@
+/* tracebuf/tracebuf.h - the C API, for hosts written in C (a QEMU plugin, for example).
+ *
+ * Exactly one C++ translation unit of the host defines the implementation:
+ *
+ *     #define TRACEBUF_C_API_IMPLEMENTATION
+ *     #include <tracebuf/tracebuf.h>
+ *
+ * It uses tracebuf::default_traits (Boost.Atomic, futex waits, 4096-byte records, 64 KiB
+ * reservations). Every other file includes the header as is, from C or C++.
+ *
+ * Calls mirror trace_buffer (trace_buffer.hpp), with the same preconditions; status codes
+ * are the values of tracebuf::errc (TRACEBUF_OK is 0). Host contract: docs/host-contract.md.
+ */
+#ifndef TRACEBUF_H
+#define TRACEBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tracebuf_buffer tracebuf_buffer;
+
+/* A thread's handle. Keep one per thread; call tracebuf_producer_init before first use. */
+typedef struct tracebuf_producer {
+    uint64_t opaque;
+} tracebuf_producer;
+
+/* Receives each full buffer; returns 0 or a positive errno-style code. Called by one
+ * flusher at a time. */
+typedef int (*tracebuf_write_fn)(void* context, const void* data, size_t size);
+
+enum tracebuf_status {
+    TRACEBUF_OK = 0,
+    TRACEBUF_BAD_SIZE,
+    TRACEBUF_TOO_LARGE,
+    TRACEBUF_BAD_TAG,
+    TRACEBUF_NOT_REGISTERED,
+    TRACEBUF_ALREADY_REGISTERED,
+    TRACEBUF_NOT_ONLINE,
+    TRACEBUF_ALREADY_ONLINE,
+    TRACEBUF_TOO_MANY_THREADS,
+    TRACEBUF_CLOSED,
+    TRACEBUF_BUSY,
+    TRACEBUF_WOULD_BLOCK,
+    TRACEBUF_SINK_FAILED,
+    TRACEBUF_BAD_ARENA,
+    TRACEBUF_NO_MEMORY /* tracebuf_create* could not allocate its control block */
+};
+
+typedef struct tracebuf_stats {
+    uint64_t flushes;       /* sink writes */
+    uint64_t bytes_flushed; /* bytes handed to the sink */
+    uint64_t parks;         /* times a thread parked at the barrier */
+    int sink_error;         /* first error the sink reported, or 0 */
+} tracebuf_stats;
+
+#define TRACEBUF_INVALID_POSITION (~(uint64_t)0)
+
+/* A trace buffer over `bytes` of `memory` (8-byte aligned, >= 64 KiB, owned by the caller),
+ * writing full buffers through `write`. Returns NULL and sets *status on failure. */
+tracebuf_buffer* tracebuf_create(void* memory, size_t bytes, tracebuf_write_fn write,
+                                 void* context, int* status);
+/* The same, writing to a file descriptor (full writes, EINTR retried, errors reported). */
+tracebuf_buffer* tracebuf_create_fd(void* memory, size_t bytes, int fd, int* status);
+/* Frees the control block (not the memory). Call after tracebuf_drain. */
+void tracebuf_destroy(tracebuf_buffer* buf);
+
+void tracebuf_producer_init(tracebuf_producer* p);
+int tracebuf_register_thread(tracebuf_buffer* buf, tracebuf_producer* p);
+int tracebuf_unregister_thread(tracebuf_buffer* buf, tracebuf_producer* p);
+int tracebuf_go_offline(tracebuf_buffer* buf, tracebuf_producer* p); /* syscall entry */
+int tracebuf_go_online(tracebuf_buffer* buf, tracebuf_producer* p);  /* syscall exit */
+
+/* n bytes (multiple of 8, <= 64 KiB) for records the caller fills completely; NULL on
+ * error (tracebuf_last_error). */
+void* tracebuf_reserve(tracebuf_buffer* buf, tracebuf_producer* p, size_t n);
+/* One record: writes the header, returns the payload to fill; NULL on error. */
+void* tracebuf_reserve_record(tracebuf_buffer* buf, tracebuf_producer* p, uint16_t tag,
+                              size_t payload_size);
+int tracebuf_write_record(tracebuf_buffer* buf, tracebuf_producer* p, uint16_t tag,
+                          const void* payload, size_t payload_size);
+/* Covers n bytes (multiple of 8) of a reservation with padding records. */
+void tracebuf_write_padding(void* at, size_t n);
+
+int tracebuf_flush(tracebuf_buffer* buf, tracebuf_producer* p);
+int tracebuf_drain(tracebuf_buffer* buf); /* once no producer runs (exit) */
+
+int tracebuf_last_error(const tracebuf_producer* p);
+const char* tracebuf_strerror(int status);
+void tracebuf_get_stats(const tracebuf_buffer* buf, tracebuf_stats* out);
+
+/* For a JIT: emit `pos = fetch_add(*position, n); if (pos + n > capacity) pos =
+ * tracebuf_reserve_slow(buf, p, pos, n);` and write at data + pos. */
+void tracebuf_get_layout(tracebuf_buffer* buf, uint64_t** position, unsigned char** data,
+                         uint64_t* capacity);
+uint64_t tracebuf_reserve_slow(tracebuf_buffer* buf, tracebuf_producer* p, uint64_t pos, uint64_t n);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#if defined(TRACEBUF_C_API_IMPLEMENTATION) && defined(__cplusplus)
+
+#include <new>
+
+#include <tracebuf/tracebuf.hpp>
+
+namespace tracebuf {
+namespace detail {
+
+// The sink behind the C API: a C callback, or an fd_sink owned by the control block.
+struct c_api_sink {
+    tracebuf_write_fn fn;
+    void* context;
+    fd_sink fd;
+    int write(const void* data, std::size_t size) noexcept {
+        return fn != nullptr ? fn(context, data, size) : fd.write(data, size);
+    }
+};
+
+using c_api_buffer = trace_buffer<default_traits, c_api_sink>;
+
+inline producer& c_producer(tracebuf_producer* p) noexcept {
+    return *std::launder(reinterpret_cast<producer*>(&p->opaque));
+}
+inline const producer& c_producer(const tracebuf_producer* p) noexcept {
+    return *std::launder(reinterpret_cast<const producer*>(&p->opaque));
+}
+inline int c_status(errc e) noexcept { return static_cast<int>(e); }
+
+static_assert(sizeof(producer) <= sizeof(tracebuf_producer), "tracebuf_producer too small");
+static_assert(alignof(producer) <= alignof(tracebuf_producer), "tracebuf_producer misaligned");
+static_assert(static_cast<int>(errc::bad_arena) == TRACEBUF_BAD_ARENA, "C status codes drifted");
+
+inline tracebuf_buffer* c_create(void* memory, std::size_t bytes, c_api_sink sink, int* status) {
+    auto* b = new (std::nothrow) c_api_buffer(memory, bytes, sink);
+    int s = b == nullptr ? TRACEBUF_NO_MEMORY : c_status(b->status());
+    if (s != TRACEBUF_OK) {
+        delete b;
+        b = nullptr;
+    }
+    if (status != nullptr) *status = s;
+    return reinterpret_cast<tracebuf_buffer*>(b);
+}
+inline c_api_buffer& c_buffer(tracebuf_buffer* b) noexcept { return *reinterpret_cast<c_api_buffer*>(b); }
+inline const c_api_buffer& c_buffer(const tracebuf_buffer* b) noexcept {
+    return *reinterpret_cast<const c_api_buffer*>(b);
+}
+
+} // namespace detail
+} // namespace tracebuf
+
+extern "C" {
+
+tracebuf_buffer* tracebuf_create(void* memory, size_t bytes, tracebuf_write_fn write, void* context,
+                                 int* status) {
+    return tracebuf::detail::c_create(memory, bytes, {write, context, tracebuf::fd_sink(-1)}, status);
+}
+tracebuf_buffer* tracebuf_create_fd(void* memory, size_t bytes, int fd, int* status) {
+    return tracebuf::detail::c_create(memory, bytes, {nullptr, nullptr, tracebuf::fd_sink(fd)}, status);
+}
+void tracebuf_destroy(tracebuf_buffer* buf) { delete &tracebuf::detail::c_buffer(buf); }
+
+void tracebuf_producer_init(tracebuf_producer* p) { new (&p->opaque) tracebuf::producer(); }
+int tracebuf_register_thread(tracebuf_buffer* buf, tracebuf_producer* p) {
+    using namespace tracebuf::detail;
+    return c_status(c_buffer(buf).register_thread(c_producer(p)));
+}
+int tracebuf_unregister_thread(tracebuf_buffer* buf, tracebuf_producer* p) {
+    using namespace tracebuf::detail;
+    return c_status(c_buffer(buf).unregister_thread(c_producer(p)));
+}
+int tracebuf_go_offline(tracebuf_buffer* buf, tracebuf_producer* p) {
+    using namespace tracebuf::detail;
+    return c_status(c_buffer(buf).go_offline(c_producer(p)));
+}
+int tracebuf_go_online(tracebuf_buffer* buf, tracebuf_producer* p) {
+    using namespace tracebuf::detail;
+    return c_status(c_buffer(buf).go_online(c_producer(p)));
+}
+void* tracebuf_reserve(tracebuf_buffer* buf, tracebuf_producer* p, size_t n) {
+    using namespace tracebuf::detail;
+    return c_buffer(buf).reserve(c_producer(p), n);
+}
+void* tracebuf_reserve_record(tracebuf_buffer* buf, tracebuf_producer* p, uint16_t tag,
+                              size_t payload_size) {
+    using namespace tracebuf::detail;
+    return c_buffer(buf).reserve_record(c_producer(p), tag, payload_size);
+}
+int tracebuf_write_record(tracebuf_buffer* buf, tracebuf_producer* p, uint16_t tag,
+                          const void* payload, size_t payload_size) {
+    using namespace tracebuf::detail;
+    return c_status(c_buffer(buf).write_record(c_producer(p), tag, payload, payload_size));
+}
+void tracebuf_write_padding(void* at, size_t n) {
+    tracebuf::write_padding(at, n, tracebuf::default_traits::max_record_size);
+}
+int tracebuf_flush(tracebuf_buffer* buf, tracebuf_producer* p) {
+    using namespace tracebuf::detail;
+    return c_status(c_buffer(buf).flush(c_producer(p)));
+}
+int tracebuf_drain(tracebuf_buffer* buf) {
+    using namespace tracebuf::detail;
+    return c_status(c_buffer(buf).drain());
+}
+int tracebuf_last_error(const tracebuf_producer* p) {
+    using namespace tracebuf::detail;
+    return c_status(c_producer(p).last_error());
+}
+const char* tracebuf_strerror(int status) {
+    if (status == TRACEBUF_NO_MEMORY) return "out of memory";
+    return tracebuf::to_string(static_cast<tracebuf::errc>(status));
+}
+void tracebuf_get_stats(const tracebuf_buffer* buf, tracebuf_stats* out) {
+    const tracebuf::flush_stats s = tracebuf::detail::c_buffer(buf).stats();
+    *out = tracebuf_stats{s.flushes, s.bytes_flushed, s.parks, s.sink_error};
+}
+void tracebuf_get_layout(tracebuf_buffer* buf, uint64_t** position, unsigned char** data,
+                         uint64_t* capacity) {
+    const tracebuf::jit_layout l = tracebuf::detail::c_buffer(buf).layout();
+    *position = static_cast<uint64_t*>(l.position);
+    *data = l.data;
+    *capacity = l.capacity;
+}
+uint64_t tracebuf_reserve_slow(tracebuf_buffer* buf, tracebuf_producer* p, uint64_t pos, uint64_t n) {
+    using namespace tracebuf::detail;
+    return c_buffer(buf).reserve_slow(c_producer(p), pos, n);
+}
+
+} // extern "C"
+
+#endif /* TRACEBUF_C_API_IMPLEMENTATION */
+
+#endif /* TRACEBUF_H */

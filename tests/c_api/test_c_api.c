@@ -1,0 +1,152 @@
+/* The C API from a C program: threads write through it into a pipe-free callback sink,
+ * one thread goes offline around a sleep, and the trace is checked record by record.
+ * Prints "N passed, N failed" and exits non-zero on any failure. */
+#include <tracebuf/tracebuf.h>
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int passed, failed;
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (cond) {                                                                  \
+            __atomic_fetch_add(&passed, 1, __ATOMIC_RELAXED);                        \
+        } else {                                                                     \
+            __atomic_fetch_add(&failed, 1, __ATOMIC_RELAXED);                        \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                            \
+    } while (0)
+
+#define THREADS 4
+#define PER_THREAD 20000
+
+struct collected {
+    unsigned char* bytes;
+    size_t size, cap;
+};
+
+static int collect(void* context, const void* data, size_t size) {
+    struct collected* c = context;
+    if (c->size + size > c->cap) {
+        size_t cap = (c->cap + size) * 2;
+        unsigned char* grown = realloc(c->bytes, cap);
+        if (grown == NULL) return 12; /* ENOMEM */
+        c->bytes = grown;
+        c->cap = cap;
+    }
+    memcpy(c->bytes + c->size, data, size);
+    c->size += size;
+    return 0;
+}
+
+static tracebuf_buffer* buf;
+
+static void* writer(void* arg) {
+    uint32_t id = (uint32_t)(uintptr_t)arg;
+    tracebuf_producer p;
+    tracebuf_producer_init(&p);
+    CHECK(tracebuf_register_thread(buf, &p) == TRACEBUF_OK);
+    for (uint32_t i = 0; i < PER_THREAD; ++i) {
+        uint32_t payload[2] = {id, i};
+        if (i % 2 == 0) {
+            if (tracebuf_write_record(buf, &p, 0x4d41, payload, sizeof payload) != TRACEBUF_OK) CHECK(0);
+        } else {
+            void* body = tracebuf_reserve_record(buf, &p, 0x4d42, sizeof payload);
+            if (body == NULL) CHECK(0);
+            else memcpy(body, payload, sizeof payload);
+        }
+        if (i % 5000 == 0) {
+            struct timespec ts = {0, 2000000};
+            CHECK(tracebuf_go_offline(buf, &p) == TRACEBUF_OK);
+            nanosleep(&ts, NULL);
+            CHECK(tracebuf_go_online(buf, &p) == TRACEBUF_OK);
+        }
+    }
+    CHECK(tracebuf_unregister_thread(buf, &p) == TRACEBUF_OK);
+    return NULL;
+}
+
+int main(void) {
+    static uint64_t memory[65536 / 8];
+    struct collected c = {NULL, 0, 0};
+    int status = -1;
+
+    CHECK(tracebuf_create(memory, 1024, collect, &c, &status) == NULL);
+    CHECK(status == TRACEBUF_BAD_ARENA);
+    CHECK(strcmp(tracebuf_strerror(TRACEBUF_CLOSED), "trace buffer was drained (closed)") == 0);
+
+    buf = tracebuf_create(memory, sizeof memory, collect, &c, &status);
+    CHECK(buf != NULL && status == TRACEBUF_OK);
+    if (buf == NULL) return 1;
+
+    /* Misuse is reported, not crashed on. */
+    tracebuf_producer idle;
+    tracebuf_producer_init(&idle);
+    CHECK(tracebuf_reserve(buf, &idle, 8) == NULL);
+    CHECK(tracebuf_last_error(&idle) == TRACEBUF_NOT_REGISTERED);
+    CHECK(tracebuf_go_offline(buf, &idle) == TRACEBUF_NOT_REGISTERED);
+
+    pthread_t threads[THREADS];
+    for (uintptr_t t = 0; t < THREADS; ++t) pthread_create(&threads[t], NULL, writer, (void*)t);
+    for (int t = 0; t < THREADS; ++t) pthread_join(threads[t], NULL);
+
+    /* The JIT path from C: fast path by hand, slow path through the helper. */
+    tracebuf_producer jit;
+    tracebuf_producer_init(&jit);
+    CHECK(tracebuf_register_thread(buf, &jit) == TRACEBUF_OK);
+    uint64_t* position;
+    unsigned char* data;
+    uint64_t capacity;
+    tracebuf_get_layout(buf, &position, &data, &capacity);
+    CHECK(capacity == sizeof memory);
+    uint64_t pos = __atomic_fetch_add(position, 8, __ATOMIC_RELAXED);
+    if (pos + 8 > capacity) pos = tracebuf_reserve_slow(buf, &jit, pos, 8);
+    CHECK(pos != TRACEBUF_INVALID_POSITION);
+    tracebuf_write_padding(data + pos, 8);
+    CHECK(tracebuf_flush(buf, &jit) == TRACEBUF_OK);
+    CHECK(tracebuf_unregister_thread(buf, &jit) == TRACEBUF_OK);
+
+    CHECK(tracebuf_drain(buf) == TRACEBUF_OK);
+    CHECK(tracebuf_drain(buf) == TRACEBUF_CLOSED);
+    tracebuf_stats stats;
+    tracebuf_get_stats(buf, &stats);
+    CHECK(stats.bytes_flushed == c.size);
+    CHECK(stats.flushes >= 10);
+    CHECK(stats.sink_error == 0);
+
+    /* Every record once, in per-thread order. */
+    uint32_t next[THREADS] = {0};
+    size_t at = 0, records = 0, padding = 0;
+    int bad = 0;
+    while (at < c.size && !bad) {
+        uint16_t tag, length;
+        memcpy(&tag, c.bytes + at, 2);
+        memcpy(&length, c.bytes + at + 2, 2);
+        if (tag == 0xffff) {
+            ++padding;
+        } else if ((tag == 0x4d41 || tag == 0x4d42) && length == 12) {
+            uint32_t payload[2];
+            memcpy(payload, c.bytes + at + 4, 8);
+            if (payload[0] >= THREADS || payload[1] != next[payload[0]]++) bad = 1;
+            if ((payload[1] % 2 == 0) != (tag == 0x4d41)) bad = 1;
+            ++records;
+        } else {
+            bad = 1;
+        }
+        at += ((size_t)length + 7) & ~(size_t)7;
+    }
+    CHECK(!bad);
+    CHECK(at == c.size);
+    CHECK(records == THREADS * PER_THREAD);
+    CHECK(padding == 1);
+    for (int t = 0; t < THREADS; ++t) CHECK(next[t] == PER_THREAD);
+
+    tracebuf_destroy(buf);
+    free(c.bytes);
+    printf("c_api: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
