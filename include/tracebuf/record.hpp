@@ -54,7 +54,7 @@ TRACEBUF_FORCEINLINE void* write_record_header(void* at, std::uint16_t tag,
 TRACEBUF_FORCEINLINE void* write_record(void* at, std::uint16_t tag, const void* payload,
                                         std::size_t payload_size) noexcept {
     void* body = write_record_header(at, tag, payload_size);
-    __builtin_memcpy(body, payload, payload_size);
+    if (payload_size != 0) __builtin_memcpy(body, payload, payload_size); // payload may be null
     return static_cast<unsigned char*>(at) + record_footprint(payload_size);
 }
 

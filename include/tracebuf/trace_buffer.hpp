@@ -95,7 +95,7 @@ public:
                       std::size_t payload_size) noexcept {
         void* body = reserve_record(p, tag, payload_size);
         if (body == nullptr) return p.last_error_;
-        __builtin_memcpy(body, payload, payload_size);
+        if (payload_size != 0) __builtin_memcpy(body, payload, payload_size); // payload may be null
         return errc::ok;
     }
 
