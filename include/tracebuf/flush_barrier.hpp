@@ -185,7 +185,9 @@ private:
     // reserve_slow by a producer that is not online (a host bug, seen only on the JIT path,
     // after the fetch_add). Its reservation may be the one that crossed the end, so it must
     // still settle it or every thread would wait forever: it counts itself online for that,
-    // covers the bytes it got with padding, and goes back.
+    // covers the bytes it got with padding, and goes back. Exact for a crossing claim; for a
+    // parked one, exact unless a whole flush ran between the claim and this call
+    // (docs/protocol.md, "A claim by a producer that is not online").
     std::uint64_t reserve_as_stranger(producer& p, std::uint64_t pos, std::uint64_t n) noexcept {
         const errc why =
             p.state_ == producer_state::unregistered ? errc::not_registered : errc::not_online;
