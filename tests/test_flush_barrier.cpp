@@ -12,23 +12,15 @@
 #include <thread>
 #include <vector>
 
+#include "support/eventually.hpp"
 #include "support/test_traits.hpp"
 #include "support/thread_check.hpp"
 
 using namespace tracebuf;
+using tracebuf_test::eventually;
 using namespace std::chrono_literals;
 
 namespace {
-
-template <class Pred>
-bool eventually(Pred pred) {
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
 
 struct memory {
     explicit memory(std::size_t bytes) : words(bytes / 8, 0) {}

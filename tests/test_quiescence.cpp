@@ -10,24 +10,15 @@
 
 #include <tracebuf/quiescence.hpp>
 
+#include "support/eventually.hpp"
 #include "support/test_traits.hpp"
 #include "support/thread_check.hpp"
 
 using namespace tracebuf;
+using tracebuf_test::eventually;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Waits (bounded) until pred() holds; a test fails rather than hangs if it never does.
-template <class Pred>
-bool eventually(Pred pred) {
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
 
 struct two_threads_max : tracebuf_test::boost_futex {
     static constexpr std::uint32_t max_threads = 2;
