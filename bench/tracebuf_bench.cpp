@@ -1,166 +1,442 @@
-// tracebuf_bench: writing 24-byte records from N threads, every strategy in one run, so
-// that their ratios hold although this machine's speed drifts.
+// tracebuf_bench: every strategy a tracer author would pick, measured in one run, so that
+// their ratios hold although this machine's speed drifts. bench/README.md says how to run
+// it and how bench/report.py turns its JSON into docs/bench/.
 //
-// Strategies (the label is in the benchmark name):
-//   record    tracebuf, one reservation per record (the seed's design)
-//   batch8    tracebuf, one reservation for 8 records (one basic block)
-//   fetch_add a bare shared fetch_add + stores with wrap-around: the floor of `record`
-//   private   private per-thread bump buffers: no sharing, no global order (upper bound)
-//   syscall   tracebuf's go_offline + go_online pair (the syscall hooks)
-// Buffers: `l2` = 256 KiB (cache-resident), `big` = 128 MiB; full buffers go to a sink
-// that discards them, so the disk does not hide the buffer's cost.
+// Throughput: N threads (threads:N in the name) write R-byte records (16B, 24B) as fast as
+// they can. Strategies, the label first in the name:
+//   record     tracebuf, one reservation per record (the seed's design)
+//   batch8     tracebuf, one reservation for 8 records (one basic block)
+//   fetch_add  a bare shared fetch_add + stores, wrapping around: the floor of `record`
+//   mutex      a shared buffer under std::mutex (what QEMU's contrib plugins do)
+//   moodycamel moodycamel::ConcurrentQueue with producer tokens, no consumer
+//   private    private per-thread bump buffers: no sharing, no global order (upper bound)
+// Buffers: `l2` = 256 KiB (cache-resident), `big` = 128 MiB; tracebuf's full buffers go to a
+// sink that discards them, so that the disk does not hide the buffer's cost.
 //
-// Report rates as records/s (items_per_second), compared within one run.
+// Also:
+//   syscall/tracebuf, syscall/urcu_qsbr   go_offline+go_online against rcu_thread_offline+
+//                                          rcu_thread_online (inlined, _LGPL_SOURCE)
+//   stall/record/16MiB                    time a thread spends in the slow path per flush
+//                                          (parked, or flushing) with a file sink: p50, p99,
+//                                          max in microseconds
+//   e2e/tracebuf/4MiB, e2e/write_loop     bytes per second into a real file, against write(2)
+//                                          of the same bytes in 4 MiB chunks
 #include <benchmark/benchmark.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include <tracebuf/memtrace.hpp>
 #include <tracebuf/tracebuf.hpp>
 
+#if defined(TRACEBUF_BENCH_MOODYCAMEL)
+#include <concurrentqueue/concurrentqueue.h>
+#endif
+#if defined(TRACEBUF_BENCH_URCU)
+#define _LGPL_SOURCE
+#include <urcu-qsbr.h>
+#endif
+
 namespace {
 
-constexpr std::size_t record_payload = 20; // 24-byte records: memtrace LOAD of 4 bytes
-constexpr std::size_t record_bytes = tracebuf::record_footprint(record_payload);
-constexpr std::size_t l2_bytes = 256 * 1024;
-constexpr std::size_t big_bytes = 128 * 1024 * 1024;
+constexpr std::size_t kib = 1024;
+constexpr std::size_t mib = 1024 * kib;
+constexpr std::size_t l2_bytes = 256 * kib;
+constexpr std::size_t big_bytes = 128 * mib;
+
+// Threads are online only while they write a stretch of records: Google Benchmark's
+// threads wait for each other at the start and end of a run, a wait outside tracebuf that
+// a flush would otherwise sit through (the host contract). Every strategy runs in the same
+// stretches, so the comparison stays fair.
+constexpr std::int64_t stretch = 1024;
 
 int discard(void*, const void*, std::size_t) { return 0; }
 
 using buffer_type = tracebuf::trace_buffer<tracebuf::default_traits, tracebuf::callback_sink>;
 
-// One shared buffer per size for the whole run; every benchmark thread registers its own
-// producer for the duration of a benchmark.
+// A record's payload: a sequence number, then filler. R is the record's whole size.
+template <std::size_t R>
+struct payload {
+    static constexpr std::size_t size = R - tracebuf::record_header_size;
+    unsigned char bytes[size] = {};
+    void set(std::uint32_t seq) { std::memcpy(bytes, &seq, sizeof seq); }
+};
+static_assert(tracebuf::record_footprint(payload<16>::size) == 16);
+static_assert(tracebuf::record_footprint(payload<24>::size) == 24);
+
+// ---- tracebuf -------------------------------------------------------------------------------
+
+struct shared_tracebuf {
+    std::vector<std::uint64_t> memory;
+    std::unique_ptr<buffer_type> buffer;
+};
+shared_tracebuf tb;
+
 template <std::size_t Bytes>
-buffer_type& shared_buffer() {
-    static std::vector<std::uint64_t> memory(Bytes / 8);
-    static buffer_type buffer(memory.data(), Bytes, tracebuf::callback_sink(&discard, nullptr));
-    return buffer;
+void tracebuf_setup(const benchmark::State&) {
+    tb.memory.assign(Bytes / 8, 0);
+    tb.buffer = std::make_unique<buffer_type>(tb.memory.data(), Bytes,
+                                              tracebuf::callback_sink(&discard, nullptr), true);
+}
+void tracebuf_teardown(const benchmark::State&) {
+    tb.buffer.reset();
+    tb.memory = {};
 }
 
-// Google Benchmark's threads wait for each other at the start and the end of a run: a
-// wait outside tracebuf that a flush would have to sit through if the thread were online
-// (the host contract). So each thread is online only while it writes a batch of records.
-constexpr std::int64_t online_stretch = 1024;
+class tracebuf_writer {
+public:
+    tracebuf_writer() {
+        tb.buffer->register_thread(p_);
+        tb.buffer->go_offline(p_);
+    }
+    ~tracebuf_writer() { tb.buffer->unregister_thread(p_); }
+    tracebuf_writer(const tracebuf_writer&) = delete;
+    tracebuf_writer& operator=(const tracebuf_writer&) = delete;
+    tracebuf::producer& handle() { return p_; }
 
-template <class WriteRecords>
-void run_online(benchmark::State& state, buffer_type& buf, WriteRecords&& write_records) {
+protected:
+    tracebuf::producer p_;
+};
+
+template <std::size_t R>
+struct record_strategy : tracebuf_writer {
+    payload<R> rec;
+    void write_stretch(std::uint32_t seq) {
+        buffer_type& buf = *tb.buffer;
+        buf.go_online(p_);
+        for (std::int64_t i = 0; i < stretch; ++i) {
+            void* body = buf.reserve_record(p_, tracebuf::memtrace::load, payload<R>::size);
+            rec.set(seq++);
+            std::memcpy(body, rec.bytes, payload<R>::size);
+        }
+        buf.go_offline(p_);
+    }
+};
+
+template <std::size_t R>
+struct batch8_strategy : tracebuf_writer {
+    payload<R> rec;
+    void write_stretch(std::uint32_t seq) {
+        buffer_type& buf = *tb.buffer;
+        buf.go_online(p_);
+        for (std::int64_t i = 0; i < stretch; i += 8) {
+            unsigned char* at = buf.reserve(p_, 8 * R);
+            for (int k = 0; k < 8; ++k) {
+                rec.set(seq++);
+                at = static_cast<unsigned char*>(
+                    tracebuf::write_record(at, tracebuf::memtrace::load, rec.bytes, payload<R>::size));
+            }
+        }
+        buf.go_offline(p_);
+    }
+};
+
+// ---- peers ----------------------------------------------------------------------------------
+
+struct shared_plain {
+    std::vector<std::uint64_t> memory;
+    std::size_t capacity = 0;
+    alignas(64) std::atomic<std::uint64_t> head{0};
+    alignas(64) std::mutex mutex;
+    std::size_t locked_pos = 0;
+};
+shared_plain plain;
+
+template <std::size_t Bytes>
+void plain_setup(const benchmark::State&) {
+    plain.memory.assign(Bytes / 8, 0);
+    plain.capacity = Bytes;
+    plain.head = 0;
+    plain.locked_pos = 0;
+}
+void plain_teardown(const benchmark::State&) { plain.memory = {}; }
+
+template <std::size_t R>
+struct fetch_add_strategy {
+    payload<R> rec;
+    void write_stretch(std::uint32_t seq) {
+        auto* data = reinterpret_cast<unsigned char*>(plain.memory.data());
+        const std::uint64_t mask = plain.capacity - 1; // power of two
+        for (std::int64_t i = 0; i < stretch; ++i) {
+            const std::uint64_t pos = plain.head.fetch_add(R, std::memory_order_relaxed) & mask;
+            rec.set(seq++);
+            tracebuf::write_record(data + pos, tracebuf::memtrace::load, rec.bytes, payload<R>::size);
+        }
+    }
+};
+
+template <std::size_t R>
+struct mutex_strategy {
+    payload<R> rec;
+    void write_stretch(std::uint32_t seq) {
+        auto* data = reinterpret_cast<unsigned char*>(plain.memory.data());
+        for (std::int64_t i = 0; i < stretch; ++i) {
+            rec.set(seq++);
+            std::lock_guard<std::mutex> lock(plain.mutex);
+            if (plain.locked_pos + R > plain.capacity) plain.locked_pos = 0; // "flush"
+            tracebuf::write_record(data + plain.locked_pos, tracebuf::memtrace::load, rec.bytes,
+                                   payload<R>::size);
+            plain.locked_pos += R;
+        }
+    }
+};
+
+template <std::size_t R>
+struct private_strategy {
+    std::vector<std::uint64_t> memory;
+    std::size_t capacity = 0, pos = 0;
+    payload<R> rec;
+    explicit private_strategy(std::size_t bytes) : memory(bytes / 8 + R / 8, 0), capacity(bytes) {}
+    void write_stretch(std::uint32_t seq) {
+        auto* data = reinterpret_cast<unsigned char*>(memory.data());
+        for (std::int64_t i = 0; i < stretch; ++i) {
+            if (pos + R > capacity) pos = 0;
+            rec.set(seq++);
+            tracebuf::write_record(data + pos, tracebuf::memtrace::load, rec.bytes, payload<R>::size);
+            pos += R;
+        }
+        benchmark::DoNotOptimize(data);
+    }
+};
+
+#if defined(TRACEBUF_BENCH_MOODYCAMEL)
+template <std::size_t R>
+using queue_type = moodycamel::ConcurrentQueue<std::array<unsigned char, R>>;
+std::shared_ptr<void> queue_holder;
+
+template <std::size_t R>
+void queue_setup(const benchmark::State&) {
+    queue_holder = std::make_shared<queue_type<R>>();
+}
+void queue_teardown(const benchmark::State&) { queue_holder.reset(); }
+
+template <std::size_t R>
+struct moodycamel_strategy {
+    queue_type<R>& queue = *static_cast<queue_type<R>*>(queue_holder.get());
+    moodycamel::ProducerToken token{queue};
+    std::array<unsigned char, R> rec{};
+    void write_stretch(std::uint32_t seq) {
+        for (std::int64_t i = 0; i < stretch; ++i) {
+            tracebuf::record_header h{tracebuf::memtrace::load, static_cast<std::uint16_t>(R - 4)};
+            std::memcpy(rec.data(), &h, sizeof h);
+            std::memcpy(rec.data() + 4, &seq, sizeof seq);
+            ++seq;
+            queue.enqueue(token, rec);
+        }
+    }
+};
+#endif
+
+// ---- the throughput benchmark ---------------------------------------------------------------
+
+template <class Strategy>
+void run_throughput(benchmark::State& state, Strategy& s, std::size_t record_bytes) {
+    std::uint32_t seq = 0;
+    while (state.KeepRunningBatch(stretch)) {
+        s.write_stretch(seq);
+        seq += stretch;
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(record_bytes));
+}
+
+template <template <std::size_t> class Strategy, std::size_t R>
+void throughput(benchmark::State& state) {
+    Strategy<R> s;
+    run_throughput(state, s, R);
+}
+
+template <std::size_t R, std::size_t Bytes>
+void throughput_private(benchmark::State& state) {
+    private_strategy<R> s(Bytes / static_cast<std::size_t>(state.threads()));
+    run_throughput(state, s, R);
+}
+
+void threads_1_to_8(benchmark::internal::Benchmark* b) {
+    b->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
+}
+
+// ---- syscall hooks --------------------------------------------------------------------------
+
+void syscall_tracebuf(benchmark::State& state) {
+    tracebuf_writer w;
+    buffer_type& buf = *tb.buffer;
+    tracebuf::producer& p = w.handle();
+    buf.go_online(p);
+    for (auto _ : state) {
+        buf.go_offline(p);
+        buf.go_online(p);
+    }
+    buf.go_offline(p);
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+#if defined(TRACEBUF_BENCH_URCU)
+void syscall_urcu_qsbr(benchmark::State& state) {
+    rcu_register_thread();
+    for (auto _ : state) {
+        rcu_thread_offline();
+        rcu_thread_online();
+    }
+    rcu_unregister_thread();
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+#endif
+
+// ---- flush stall and end-to-end, with a real file -------------------------------------------
+
+struct file_run {
+    std::string path;
+    int fd = -1;
+    std::vector<std::uint64_t> memory;
+    std::unique_ptr<tracebuf::trace_buffer<tracebuf::default_traits, tracebuf::fd_sink>> buffer;
+    std::mutex samples_mutex;
+    std::vector<double> samples_us;
+    std::atomic<int> finished{0};
+};
+file_run fr;
+
+std::string scratch_path() {
+    const char* dir = std::getenv("TRACEBUF_BENCH_DIR");
+    return std::string(dir != nullptr ? dir : "/tmp") + "/tracebuf-bench-" + std::to_string(::getpid()) + ".trace";
+}
+
+template <std::size_t Bytes>
+void file_setup(const benchmark::State&) {
+    fr.path = scratch_path();
+    fr.fd = ::open(fr.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    fr.memory.assign(Bytes / 8, 0);
+    fr.buffer = std::make_unique<tracebuf::trace_buffer<tracebuf::default_traits, tracebuf::fd_sink>>(
+        fr.memory.data(), Bytes, tracebuf::fd_sink(fr.fd), true);
+    fr.samples_us.clear();
+    fr.finished = 0;
+}
+void file_teardown(const benchmark::State&) {
+    fr.buffer->drain();
+    fr.buffer.reset();
+    ::close(fr.fd);
+    ::unlink(fr.path.c_str());
+    fr.memory = {};
+}
+
+double percentile(std::vector<double>& v, double q) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+}
+
+// Writes 24-byte records through the JIT-style API so that the slow path can be timed.
+void file_writer(benchmark::State& state, std::vector<double>* samples) {
+    auto& buf = *fr.buffer;
     tracebuf::producer p;
     buf.register_thread(p);
     buf.go_offline(p);
-    while (state.KeepRunningBatch(online_stretch)) {
+    payload<24> rec;
+    std::uint32_t seq = 0;
+    const tracebuf::jit_layout layout = buf.layout();
+    while (state.KeepRunningBatch(stretch)) {
         buf.go_online(p);
-        write_records(p);
-        buf.go_offline(p);
-    }
-    buf.unregister_thread(p);
-}
-
-template <std::size_t Bytes>
-void record(benchmark::State& state) {
-    buffer_type& buf = shared_buffer<Bytes>();
-    unsigned char payload[record_payload] = {};
-    std::uint32_t seq = 0;
-    run_online(state, buf, [&](tracebuf::producer& p) {
-        for (std::int64_t i = 0; i < online_stretch; ++i) {
-            void* body = buf.reserve_record(p, tracebuf::memtrace::load, record_payload);
-            std::memcpy(payload, &seq, sizeof seq);
-            std::memcpy(body, payload, record_payload);
-            ++seq;
-        }
-    });
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
-}
-
-template <std::size_t Bytes>
-void batch8(benchmark::State& state) {
-    buffer_type& buf = shared_buffer<Bytes>();
-    unsigned char payload[record_payload] = {};
-    std::uint32_t seq = 0;
-    run_online(state, buf, [&](tracebuf::producer& p) {
-        for (std::int64_t i = 0; i < online_stretch; i += 8) {
-            unsigned char* at = buf.reserve(p, 8 * record_bytes);
-            for (int k = 0; k < 8; ++k) {
-                std::memcpy(payload, &seq, sizeof seq);
-                at = static_cast<unsigned char*>(
-                    tracebuf::write_record(at, tracebuf::memtrace::load, payload, record_payload));
-                ++seq;
+        for (std::int64_t i = 0; i < stretch; ++i) {
+            std::uint64_t pos = buf.reserve_fast(24);
+            if (pos + 24 > layout.capacity) {
+                const auto t0 = std::chrono::steady_clock::now();
+                pos = buf.reserve_slow(p, pos, 24);
+                if (samples != nullptr)
+                    samples->push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
             }
+            rec.set(seq++);
+            tracebuf::write_record(layout.data + pos, tracebuf::memtrace::load, rec.bytes, payload<24>::size);
         }
-    });
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
-}
-
-template <std::size_t Bytes>
-struct bare_arena {
-    std::vector<std::uint64_t> memory = std::vector<std::uint64_t>(Bytes / 8);
-    alignas(64) std::atomic<std::uint64_t> head{0};
-};
-
-template <std::size_t Bytes>
-void fetch_add(benchmark::State& state) {
-    static bare_arena<Bytes> arena;
-    auto* data = reinterpret_cast<unsigned char*>(arena.memory.data());
-    unsigned char payload[record_payload] = {};
-    std::uint32_t seq = 0;
-    for (auto _ : state) {
-        const std::uint64_t pos = arena.head.fetch_add(record_bytes, std::memory_order_relaxed) % (Bytes - record_bytes);
-        std::memcpy(payload, &seq, sizeof seq);
-        tracebuf::write_record(data + (pos & ~std::uint64_t{7}), tracebuf::memtrace::load, payload, record_payload);
-        ++seq;
-    }
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
-}
-
-template <std::size_t Bytes>
-void private_buffers(benchmark::State& state) {
-    std::vector<std::uint64_t> memory(Bytes / 8 / static_cast<std::size_t>(state.threads()) + 1);
-    auto* data = reinterpret_cast<unsigned char*>(memory.data());
-    const std::size_t capacity = memory.size() * 8 - record_bytes;
-    std::size_t pos = 0;
-    unsigned char payload[record_payload] = {};
-    std::uint32_t seq = 0;
-    for (auto _ : state) {
-        if (pos > capacity) pos = 0;
-        std::memcpy(payload, &seq, sizeof seq);
-        tracebuf::write_record(data + pos, tracebuf::memtrace::load, payload, record_payload);
-        pos += record_bytes;
-        ++seq;
-    }
-    benchmark::DoNotOptimize(data);
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
-}
-
-void syscall_pair(benchmark::State& state) {
-    buffer_type& buf = shared_buffer<l2_bytes>();
-    tracebuf::producer p;
-    buf.register_thread(p);
-    for (auto _ : state) {
         buf.go_offline(p);
-        buf.go_online(p);
     }
     buf.unregister_thread(p);
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+    state.SetBytesProcessed(state.iterations() * 24);
 }
 
-void configure(benchmark::internal::Benchmark* b) {
-    b->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
+void stall(benchmark::State& state) {
+    std::vector<double> mine;
+    file_writer(state, &mine);
+    {
+        std::lock_guard<std::mutex> lock(fr.samples_mutex);
+        fr.samples_us.insert(fr.samples_us.end(), mine.begin(), mine.end());
+    }
+    fr.finished.fetch_add(1);
+    if (state.thread_index() == 0) {
+        while (fr.finished.load() < state.threads()) std::this_thread::yield();
+        std::lock_guard<std::mutex> lock(fr.samples_mutex);
+        state.counters["slow_paths"] = static_cast<double>(fr.samples_us.size());
+        state.counters["flushes"] = static_cast<double>(fr.buffer->stats().flushes);
+        state.counters["p50_us"] = percentile(fr.samples_us, 0.50);
+        state.counters["p99_us"] = percentile(fr.samples_us, 0.99);
+        state.counters["max_us"] = fr.samples_us.empty() ? 0 : fr.samples_us.back();
+    }
+}
+
+void e2e_tracebuf(benchmark::State& state) { file_writer(state, nullptr); }
+
+void e2e_write_loop(benchmark::State& state) {
+    constexpr std::size_t chunk = 4 * mib;
+    constexpr std::int64_t records_per_chunk = chunk / 24;
+    std::vector<unsigned char> bytes(chunk, 0x5a);
+    tracebuf::fd_sink sink(fr.fd);
+    while (state.KeepRunningBatch(records_per_chunk)) {
+        if (sink.write(bytes.data(), static_cast<std::size_t>(records_per_chunk) * 24) != 0) state.SkipWithError("write failed");
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+    state.SetBytesProcessed(state.iterations() * 24);
 }
 
 } // namespace
 
-BENCHMARK(record<l2_bytes>)->Name("record/l2")->Apply(configure);
-BENCHMARK(record<big_bytes>)->Name("record/big")->Apply(configure);
-BENCHMARK(batch8<l2_bytes>)->Name("batch8/l2")->Apply(configure);
-BENCHMARK(batch8<big_bytes>)->Name("batch8/big")->Apply(configure);
-BENCHMARK(fetch_add<l2_bytes>)->Name("fetch_add/l2")->Apply(configure);
-BENCHMARK(fetch_add<big_bytes>)->Name("fetch_add/big")->Apply(configure);
-BENCHMARK(private_buffers<l2_bytes>)->Name("private/l2")->Apply(configure);
-BENCHMARK(private_buffers<big_bytes>)->Name("private/big")->Apply(configure);
-BENCHMARK(syscall_pair)->Name("syscall/tracebuf")->Apply(configure);
+#define TRACEBUF_THROUGHPUT(strategy, R, buffer, bytes, setup, teardown)                       \
+    BENCHMARK(throughput<strategy##_strategy, R>)                                              \
+        ->Name(#strategy "/" #R "B/" #buffer)->Setup(setup<bytes>)->Teardown(teardown)         \
+        ->Apply(threads_1_to_8)
+
+#define TRACEBUF_THROUGHPUT_ALL(R, buffer, bytes)                                              \
+    TRACEBUF_THROUGHPUT(record, R, buffer, bytes, tracebuf_setup, tracebuf_teardown);          \
+    TRACEBUF_THROUGHPUT(batch8, R, buffer, bytes, tracebuf_setup, tracebuf_teardown);          \
+    TRACEBUF_THROUGHPUT(fetch_add, R, buffer, bytes, plain_setup, plain_teardown);             \
+    TRACEBUF_THROUGHPUT(mutex, R, buffer, bytes, plain_setup, plain_teardown);                 \
+    BENCHMARK(throughput_private<R, bytes>)->Name("private/" #R "B/" #buffer)->Apply(threads_1_to_8)
+
+TRACEBUF_THROUGHPUT_ALL(16, l2, l2_bytes);
+TRACEBUF_THROUGHPUT_ALL(24, l2, l2_bytes);
+TRACEBUF_THROUGHPUT_ALL(16, big, big_bytes);
+TRACEBUF_THROUGHPUT_ALL(24, big, big_bytes);
+
+#if defined(TRACEBUF_BENCH_MOODYCAMEL)
+BENCHMARK(throughput<moodycamel_strategy, 16>)->Name("moodycamel/16B/unbounded")
+    ->Setup(queue_setup<16>)->Teardown(queue_teardown)->Apply(threads_1_to_8);
+BENCHMARK(throughput<moodycamel_strategy, 24>)->Name("moodycamel/24B/unbounded")
+    ->Setup(queue_setup<24>)->Teardown(queue_teardown)->Apply(threads_1_to_8);
+#endif
+
+BENCHMARK(syscall_tracebuf)->Name("syscall/tracebuf")->Setup(tracebuf_setup<l2_bytes>)
+    ->Teardown(tracebuf_teardown)->Apply(threads_1_to_8);
+#if defined(TRACEBUF_BENCH_URCU)
+BENCHMARK(syscall_urcu_qsbr)->Name("syscall/urcu_qsbr")->Apply(threads_1_to_8);
+#endif
+
+BENCHMARK(stall)->Name("stall/record/16MiB")->Setup(file_setup<16 * mib>)->Teardown(file_teardown)
+    ->Apply(threads_1_to_8);
+BENCHMARK(e2e_tracebuf)->Name("e2e/tracebuf/4MiB")->Setup(file_setup<4 * mib>)->Teardown(file_teardown)
+    ->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
+BENCHMARK(e2e_write_loop)->Name("e2e/write_loop/4MiB")->Setup(file_setup<4 * mib>)->Teardown(file_teardown)
+    ->Threads(1)->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -7,7 +7,8 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build
   libboost-atomic1.81-dev libboost-test1.81-dev  # Boost.Atomic wait/notify needs >= 1.79
-  libbenchmark-dev
+  libbenchmark-dev python3                       # benchmarks and their report
+  libconcurrentqueue-dev liburcu-dev             # the benchmarks' peers
 )
 
 missing=()
