@@ -4,6 +4,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <mutex>
+#include <tuple>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -107,7 +109,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(flusher_waits_for_online_threads_only, T, tracebuf
     BOOST_REQUIRE(eventually([&] { return back.load(); }));
     w.join();
     BOOST_TEST(!q.flushing());
-    BOOST_TEST(q.epoch() == ((epoch + 1) & 0x3fffu));
+    BOOST_TEST(q.epoch() == ((epoch + 1) & (0xffffffffu >> quiescence_counter<T>::epoch_shift)));
     BOOST_TEST(q.online_count() == 2u); // flusher and writer; the sleeper is still offline
     TB_NO_THREAD_FAILURES();
 }
@@ -182,6 +184,147 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(no_thread_is_online_while_a_flush_owns_the_buffer,
     stop = true;
     flusher.join();
     BOOST_TEST(violations.load() == 0);
+    BOOST_TEST(q.online_count() == 0u);
+    BOOST_TEST(q.registered_count() == 0u);
+    TB_NO_THREAD_FAILURES();
+}
+
+// ---- Idle producers (Traits::idle_slots > 0) ------------------------------------------------
+
+namespace {
+template <class Base>
+struct with_idle_slots : Base {
+    static constexpr std::uint32_t idle_slots = 8;
+};
+using idle_traits = std::tuple<with_idle_slots<tracebuf_test::boost_futex>,
+                               with_idle_slots<tracebuf_test::boost_spin>>;
+struct two_idle_slots : tracebuf_test::boost_futex {
+    static constexpr std::uint32_t idle_slots = 2;
+};
+} // namespace
+
+BOOST_AUTO_TEST_CASE(idle_state_transitions_and_misuse) {
+    quiescence_counter<with_idle_slots<tracebuf_test::boost_futex>> q;
+    producer p;
+    BOOST_TEST((q.idle(p) == errc::not_registered));
+    BOOST_REQUIRE((q.register_thread(p) == errc::ok));
+    BOOST_TEST((q.busy(p) == errc::already_online)); // busy while busy
+    BOOST_TEST((q.idle(p) == errc::ok));
+    BOOST_TEST((p.state() == producer_state::idle));
+    BOOST_TEST(q.online_count() == 1u); // idle still counts, until a flusher takes it
+    BOOST_TEST((q.idle(p) == errc::not_online)); // idle twice
+    BOOST_TEST((q.busy(p) == errc::ok));
+    BOOST_TEST((q.idle(p) == errc::ok));
+    BOOST_TEST((q.go_offline(p) == errc::ok)); // a syscall between callbacks
+    BOOST_TEST(q.online_count() == 0u);
+    BOOST_TEST((q.busy(p) == errc::already_online)); // offline is not idle
+    BOOST_TEST((q.go_online(p) == errc::ok));
+    BOOST_TEST((q.idle(p) == errc::ok));
+    BOOST_TEST((q.unregister_thread(p) == errc::ok)); // from idle
+    BOOST_TEST(q.online_count() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(every_registered_thread_needs_an_idle_slot) {
+    quiescence_counter<two_idle_slots> q;
+    producer a, b, c;
+    BOOST_TEST((q.register_thread(a) == errc::ok));
+    BOOST_TEST((q.register_thread(b) == errc::ok));
+    BOOST_TEST((q.register_thread(c) == errc::too_many_threads));
+    BOOST_TEST(q.registered_count() == 2u);
+    BOOST_TEST((q.unregister_thread(a) == errc::ok));
+    BOOST_TEST((q.register_thread(c) == errc::ok)); // a's slot is free again
+}
+
+// The QEMU case: a thread stopped between callbacks (here on a mutex the test holds, as
+// start_exclusive would stop it) without going offline. Idle, it does not stall the flush;
+// busy again afterwards, it is counted again.
+BOOST_AUTO_TEST_CASE_TEMPLATE(idle_thread_stopped_by_the_host_does_not_stall_a_flush, T, idle_traits) {
+    quiescence_counter<T> q;
+    std::mutex host_lock;
+    std::unique_lock<std::mutex> hold(host_lock);
+    std::atomic<bool> stopped{false}, resumed{false};
+    producer stuck;
+    std::thread victim([&] {
+        TB_CHECK((q.register_thread(stuck) == errc::ok));
+        TB_CHECK((q.idle(stuck) == errc::ok)); // end of a callback
+        stopped = true;
+        std::lock_guard<std::mutex> wait_for_host(host_lock); // stopped by the host, online
+        TB_CHECK((q.busy(stuck) == errc::ok)); // next callback: waits for the flush to end
+        resumed = true;
+    });
+    BOOST_REQUIRE(eventually([&] { return stopped.load(); }));
+
+    producer flusher;
+    BOOST_REQUIRE((q.register_thread(flusher) == errc::ok));
+    std::atomic<bool> owns{false};
+    std::thread f([&] {
+        q.await_quiescence(); // must not wait for the stopped thread
+        owns = true;
+    });
+    BOOST_REQUIRE(eventually([&] { return owns.load(); }));
+    BOOST_TEST(q.flushing());
+    hold.unlock(); // the host lets the thread run: its busy() waits for the flush
+    std::this_thread::sleep_for(30ms);
+    BOOST_TEST(!resumed.load());
+    q.release(q.take_parked() + 1);
+    f.join();
+    victim.join();
+    BOOST_TEST(resumed.load());
+    BOOST_TEST(q.online_count() == 2u); // flusher and the resumed thread
+    TB_NO_THREAD_FAILURES();
+}
+
+// Threads flip busy/idle (and sometimes offline/online, sometimes sleep while idle) while
+// flushes come and go: no flush may own the buffer while a thread is busy, and the count
+// comes back exact.
+BOOST_AUTO_TEST_CASE_TEMPLATE(no_thread_is_busy_while_a_flush_owns_the_buffer, T, idle_traits) {
+    quiescence_counter<T> q;
+    constexpr int threads = 6;
+    constexpr int flips = 3000;
+    std::atomic<int> busy_now{0};
+    std::atomic<int> violations{0};
+    std::atomic<bool> stop{false};
+    std::atomic<int> flushes{0};
+
+    std::thread flusher([&] {
+        producer p;
+        TB_CHECK((q.register_thread(p) == errc::ok));
+        while (!stop.load()) {
+            q.await_quiescence();
+            if (busy_now.load() != 0) violations.fetch_add(1);
+            flushes.fetch_add(1);
+            q.release(q.take_parked() + 1);
+            std::this_thread::yield();
+        }
+        TB_CHECK((q.unregister_thread(p) == errc::ok));
+    });
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+        pool.emplace_back([&, t] {
+            producer p;
+            TB_CHECK((q.register_thread(p) == errc::ok));
+            busy_now.fetch_add(1);
+            for (int i = 0; i < flips; ++i) {
+                busy_now.fetch_sub(1);
+                TB_CHECK((q.idle(p) == errc::ok));
+                if ((i + t) % 97 == 0) std::this_thread::sleep_for(200us); // stopped while idle
+                if ((i + t) % 13 == 0) {
+                    TB_CHECK((q.go_offline(p) == errc::ok));
+                    TB_CHECK((q.go_online(p) == errc::ok));
+                } else {
+                    TB_CHECK((q.busy(p) == errc::ok));
+                }
+                busy_now.fetch_add(1);
+            }
+            busy_now.fetch_sub(1);
+            TB_CHECK((q.unregister_thread(p) == errc::ok));
+        });
+    }
+    for (auto& th : pool) th.join();
+    stop = true;
+    flusher.join();
+    BOOST_TEST(violations.load() == 0);
+    BOOST_TEST(flushes.load() > 0);
     BOOST_TEST(q.online_count() == 0u);
     BOOST_TEST(q.registered_count() == 0u);
     TB_NO_THREAD_FAILURES();

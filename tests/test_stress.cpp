@@ -109,3 +109,20 @@ BOOST_AUTO_TEST_CASE(serialized_host_big_lock) {
     c.seed = 5;
     run_and_check<std_serialized>("serialized", c, scaled(1000000) / 1000);
 }
+
+// Idle producers (Traits::idle_slots): busy() before each burst, idle() after, and now and
+// then a stop of up to 300 us while idle - not offline - as QEMU stops vCPU threads between
+// callbacks. Flushes take idle threads over instead of waiting for them.
+namespace {
+struct idle_futex : boost_futex {
+    static constexpr std::uint32_t idle_slots = 64;
+};
+} // namespace
+
+BOOST_AUTO_TEST_CASE(idle_producers_16_threads) {
+    stress_config c;
+    c.lanes = 16;
+    c.total_records = 2000000;
+    c.seed = 6;
+    run_and_check<idle_futex>("idle", c, scaled(2000000) / 1000);
+}

@@ -3,7 +3,8 @@
 // A producer is owned by one thread (keep it in the host's per-thread data). It is not
 // shared and holds no atomics: it lets tracebuf tell misuse (offline twice, reserving while
 // unregistered, ...) from correct use, and carries the error of the last failed call that
-// returns a pointer or a position. Constant-initialised, so a Valgrind tool can keep an
+// returns a pointer or a position. (The state a flusher may look at, for idle producers,
+// lives in the quiescence counter's slot table, never in host memory.) Constant-initialised, so a Valgrind tool can keep an
 // array of them in static storage. Freestanding.
 #ifndef TRACEBUF_PRODUCER_HPP
 #define TRACEBUF_PRODUCER_HPP
@@ -17,7 +18,9 @@ namespace tracebuf {
 enum class producer_state : std::uint8_t {
     unregistered, ///< not known to the quiescence counter (the initial state)
     online,       ///< may reserve and write; counted by the quiescence counter
-    offline,      ///< registered, but promises not to touch the buffer (in a syscall, idle)
+    offline,      ///< registered, but promises not to touch the buffer (in a syscall)
+    idle,         ///< online between callbacks: not writing, may be counted offline by a
+                  ///< flusher (Traits::idle_slots > 0; see quiescence_counter::idle)
 };
 
 class producer {
@@ -35,8 +38,12 @@ private:
     template <class, class> friend class flush_barrier;
     template <class, class> friend class trace_buffer;
 
-    producer_state state_ = producer_state::unregistered;
+    static constexpr std::uint16_t no_slot = 0xffff;
+
+    // Ordered to pack into 8 bytes (the C API's tracebuf_producer).
     errc last_error_ = errc::ok;
+    std::uint16_t slot_ = no_slot; // its idle slot, when Traits::idle_slots > 0
+    producer_state state_ = producer_state::unregistered;
 };
 
 } // namespace tracebuf

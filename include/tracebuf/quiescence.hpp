@@ -14,7 +14,8 @@
 //   bits  0..15  online count
 //   bit   16     WAITING:  the flusher sleeps until the count reaches zero
 //   bit   17     FLUSHING: a flush owns the buffer; nobody may come online
-//   bits 18..31  epoch: +1 at the end of every flush (wraps; only compared for change)
+//   bit   18     NUDGE:    toggled by a producer going idle while the flusher waits
+//   bits 19..31  epoch: +1 at the end of every flush (wraps; only compared for change)
 //
 // The race the seed worried about - a thread returning from a syscall, or a new thread,
 // while a flush starts - is closed by FLUSHING: the flusher sets it with a CAS that succeeds
@@ -22,6 +23,12 @@
 // fetch_add, steps back and waits for the epoch to change. There is no window in which a
 // thread is online but unseen by the flusher. docs/protocol.md has the invariants and the
 // interleavings.
+//
+// Idle producers (Traits::idle_slots > 0): a host that can be stopped between callbacks
+// without a hook (QEMU) marks each thread idle at the end of a callback and busy at the
+// start of the next - one exchange on the thread's own slot, no shared write. A flusher
+// that waits counts idle producers offline on their behalf; such a producer's next busy()
+// comes online the slow way.
 //
 // Policies: Traits::atomics (atomics_*.hpp), Traits::wait (wait_*.hpp).
 // Freestanding.
@@ -51,8 +58,10 @@ public:
     static constexpr std::uint32_t count_mask = 0xffff;
     static constexpr std::uint32_t waiting_bit = 1u << 16;
     static constexpr std::uint32_t flushing_bit = 1u << 17;
-    static constexpr int epoch_shift = 18;
+    static constexpr std::uint32_t nudge_bit = 1u << 18;
+    static constexpr int epoch_shift = 19;
     static constexpr std::uint32_t epoch_one = 1u << epoch_shift;
+    static constexpr std::uint32_t idle_slots = Traits::idle_slots;
 
     constexpr quiescence_counter() noexcept = default;
     quiescence_counter(const quiescence_counter&) = delete;
@@ -70,6 +79,12 @@ public:
             registered_.fetch_sub(1, atomics::relaxed);
             return fail(p, errc::too_many_threads);
         }
+        if constexpr (idle_slots > 0) {
+            if (!claim_slot(p)) {
+                registered_.fetch_sub(1, atomics::relaxed);
+                return fail(p, errc::too_many_threads);
+            }
+        }
         enter_online();
         p.state_ = producer_state::online;
         return errc::ok;
@@ -79,7 +94,8 @@ public:
     /// last write. Never waits.
     errc unregister_thread(producer& p) noexcept {
         if (p.state_ == producer_state::unregistered) return fail(p, errc::not_registered);
-        if (p.state_ == producer_state::online) leave_online();
+        if (leave_slot(p, slot_free)) leave_online();
+        p.slot_ = producer::no_slot;
         p.state_ = producer_state::unregistered;
         registered_.fetch_sub(1, atomics::relaxed);
         return errc::ok;
@@ -88,13 +104,13 @@ public:
     /// Takes the calling thread offline: it promises not to touch the buffer until
     /// go_online. Call on syscall entry, or around any long untraced stretch. Never waits;
     /// an offline thread never delays a flush, however long it stays offline.
-    /// Precondition: `p` is online.
+    /// Precondition: `p` is online (or idle).
     errc go_offline(producer& p) noexcept {
-        if (p.state_ != producer_state::online) {
+        if (p.state_ != producer_state::online && p.state_ != producer_state::idle) {
             return fail(p, p.state_ == producer_state::unregistered ? errc::not_registered
                                                                     : errc::not_online);
         }
-        leave_online();
+        if (leave_slot(p, slot_offline)) leave_online();
         p.state_ = producer_state::offline;
         return errc::ok;
     }
@@ -107,6 +123,52 @@ public:
                                                                     : errc::already_online);
         }
         enter_online();
+        if constexpr (idle_slots > 0) slots_[p.slot_].state.store(slot_online, atomics::relaxed);
+        p.state_ = producer_state::online;
+        return errc::ok;
+    }
+
+    // ---- Idle producers (Traits::idle_slots > 0) ------------------------------------------
+
+    /// Marks the calling thread idle: between callbacks, not writing, and possibly stopped
+    /// by the host for any length of time without a hook. It still counts as online, but a
+    /// flusher that is waiting may count it offline on its behalf. Never waits; one exchange
+    /// on the thread's own cache line, plus a wake-up of the flusher if one is waiting.
+    /// Precondition: `p` is online, and its reservations are written.
+    errc idle(producer& p) noexcept {
+        static_assert(idle_slots > 0, "idle() needs Traits::idle_slots > 0");
+        if (p.state_ != producer_state::online) {
+            return fail(p, p.state_ == producer_state::unregistered ? errc::not_registered
+                                                                    : errc::not_online);
+        }
+        // seq_cst: publishes this thread's records (release, acquired by the flusher's CAS in
+        // take_idle_producers) and, with the load below, forms a Dekker pair with the
+        // flusher's WAITING RMW and its scan: either the scan sees this slot idle, or this
+        // load sees WAITING and nudges the flusher awake.
+        slots_[p.slot_].state.exchange(slot_idle, atomics::seq_cst);
+        if (state_.load(atomics::seq_cst) & waiting_bit) {
+            // The toggle changes the word, so a flusher about to sleep on the old value
+            // cannot miss this wake-up.
+            state_.fetch_xor(nudge_bit, atomics::relaxed);
+            wait_policy::notify_all(state_);
+        }
+        p.state_ = producer_state::idle;
+        return errc::ok;
+    }
+
+    /// Marks the calling thread busy again, at the start of a callback, before it reserves.
+    /// If a flusher counted it offline meanwhile, comes back online as go_online does
+    /// (waiting for that flush to end). Precondition: `p` is idle.
+    errc busy(producer& p) noexcept {
+        static_assert(idle_slots > 0, "busy() needs Traits::idle_slots > 0");
+        if (p.state_ != producer_state::idle) {
+            return fail(p, p.state_ == producer_state::unregistered ? errc::not_registered
+                                                                    : errc::already_online);
+        }
+        // relaxed: if the slot was still idle, this thread never stopped counting as online
+        // and no flush can have happened; if it was taken, enter_online acquires.
+        if (slots_[p.slot_].state.exchange(slot_online, atomics::relaxed) == slot_taken)
+            enter_online();
         p.state_ = producer_state::online;
         return errc::ok;
     }
@@ -143,11 +205,19 @@ public:
                 continue;
             }
             if ((s & waiting_bit) == 0) {
-                // relaxed: only announces that the next decrement to zero must notify.
-                if (!state_.compare_exchange_weak(s, s | waiting_bit, atomics::relaxed,
+                // Announces that the next decrement to zero must notify. seq_cst: with idle
+                // producers, the Dekker pair with idle() (see there); relaxed would do otherwise.
+                if (!state_.compare_exchange_weak(s, s | waiting_bit, atomics::seq_cst,
                                                   atomics::relaxed))
                     continue;
                 s |= waiting_bit;
+            }
+            if constexpr (idle_slots > 0) {
+                if (const std::uint32_t taken = take_idle_producers()) {
+                    // relaxed: each taken producer's records were acquired by its slot CAS.
+                    s = state_.fetch_sub(taken, atomics::relaxed) - taken;
+                    continue;
+                }
             }
             wait_policy::wait(state_, s);
             s = state_.load(atomics::relaxed); // the CAS above acquires
@@ -187,9 +257,68 @@ public:
     bool flushing() const noexcept { return (state_.load(atomics::relaxed) & flushing_bit) != 0; }
 
 private:
+    // A producer's slot: what a flusher may know about it. free -> online on registration;
+    // online <-> idle by the thread; idle -> taken by a flusher (counted offline on its
+    // behalf); taken -> online by busy(), which then counts itself in.
+    static constexpr std::uint32_t slot_free = 0;
+    static constexpr std::uint32_t slot_online = 1;
+    static constexpr std::uint32_t slot_idle = 2;
+    static constexpr std::uint32_t slot_taken = 3;
+    static constexpr std::uint32_t slot_offline = 4;
+
+    struct alignas(detail::cache_line_size) idle_slot {
+        atomic<std::uint32_t> state{slot_free};
+    };
+
     static errc fail(producer& p, errc e) noexcept {
         p.last_error_ = e;
         return e;
+    }
+
+    bool claim_slot(producer& p) noexcept {
+        for (std::uint32_t i = 0; i < idle_slots; ++i) {
+            std::uint32_t expected = slot_free;
+            // relaxed: the slot only tells a flusher whether it may take the producer over,
+            // and an online slot is never taken.
+            if (slots_[i].state.compare_exchange_strong(expected, slot_online, atomics::relaxed,
+                                                        atomics::relaxed)) {
+                p.slot_ = static_cast<std::uint16_t>(i);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // Moves p's slot (if any) to `to` and says whether p still counted as online, i.e.
+    // whether the caller must leave_online(): not if a flusher took it over while idle.
+    bool leave_slot(producer& p, std::uint32_t to) noexcept {
+        const bool counted =
+            p.state_ == producer_state::online || p.state_ == producer_state::idle;
+        if constexpr (idle_slots > 0) {
+            if (p.slot_ < idle_slots) { // no_slot (0xffff) is never below
+                // acq_rel: one RMW decides the race with a flusher's take-over; if it was
+                // taken, the flusher already counted this thread out.
+                const std::uint32_t was = slots_[p.slot_].state.exchange(to, atomics::acq_rel);
+                return counted && was != slot_taken;
+            }
+        }
+        return counted;
+    }
+
+    // The flusher, waiting with WAITING set: counts every idle producer offline.
+    std::uint32_t take_idle_producers() noexcept {
+        std::uint32_t taken = 0;
+        for (std::uint32_t i = 0; i < idle_slots; ++i) {
+            // seq_cst load: the Dekker pair with idle() (after the WAITING RMW).
+            std::uint32_t expected = slots_[i].state.load(atomics::seq_cst);
+            // acquire: pairs with the seq_cst exchange in idle(): the producer's records are
+            // visible to the flush.
+            if (expected == slot_idle &&
+                slots_[i].state.compare_exchange_strong(expected, slot_taken, atomics::acquire,
+                                                        atomics::relaxed))
+                ++taken;
+        }
+        return taken;
     }
 
     // +1 on the count; if a flush owns the buffer, step back and wait for it to end.
@@ -232,6 +361,7 @@ private:
     alignas(detail::cache_line_size) atomic<std::uint32_t> state_{0};
     atomic<std::uint32_t> parked_{0};
     atomic<std::uint32_t> registered_{0};
+    idle_slot slots_[idle_slots > 0 ? idle_slots : 1];
 };
 
 } // namespace tracebuf

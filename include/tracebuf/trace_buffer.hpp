@@ -7,6 +7,8 @@
 // Host contract (docs/host-contract.md), the same as QSBR in userspace-rcu:
 //   - thread start:  register_thread(p)        (lazily on the first callback is fine)
 //   - syscall entry: go_offline(p);  syscall exit: go_online(p)
+//   - a host that can stop threads between callbacks without a hook (QEMU): busy(p) at
+//     each callback's start, idle(p) at its end (Traits::idle_slots > 0)
 //   - thread exit:   unregister_thread(p)
 //   - an online thread must reserve again or go offline within bounded time: a flush waits
 //     for every online thread to do one or the other;
@@ -60,6 +62,9 @@ public:
     errc unregister_thread(producer& p) noexcept { return counter_.unregister_thread(p); }
     errc go_offline(producer& p) noexcept { return counter_.go_offline(p); }
     errc go_online(producer& p) noexcept { return counter_.go_online(p); }
+    /// Between callbacks, with Traits::idle_slots > 0: see quiescence_counter::idle/busy.
+    errc idle(producer& p) noexcept { return counter_.idle(p); }
+    errc busy(producer& p) noexcept { return counter_.busy(p); }
 
     // ---- Reservations ----------------------------------------------------------------------
 

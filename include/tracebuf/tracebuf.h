@@ -6,7 +6,9 @@
  *     #include <tracebuf/tracebuf.h>
  *
  * It uses tracebuf::default_traits (Boost.Atomic, futex waits, 4096-byte records, 64 KiB
- * reservations). Every other file includes the header as is, from C or C++.
+ * reservations) with 1024 idle slots (so at most 1024 threads registered at once, and
+ * tracebuf_idle/tracebuf_busy work). Every other file includes the header as is, from C or
+ * C++.
  *
  * Calls mirror trace_buffer (trace_buffer.hpp), with the same preconditions; status codes
  * are the values of tracebuf::errc (TRACEBUF_OK is 0). Host contract: docs/host-contract.md.
@@ -73,6 +75,9 @@ int tracebuf_register_thread(tracebuf_buffer* buf, tracebuf_producer* p);
 int tracebuf_unregister_thread(tracebuf_buffer* buf, tracebuf_producer* p);
 int tracebuf_go_offline(tracebuf_buffer* buf, tracebuf_producer* p); /* syscall entry */
 int tracebuf_go_online(tracebuf_buffer* buf, tracebuf_producer* p);  /* syscall exit */
+/* Around each callback of a host that may stop threads between callbacks (QEMU). */
+int tracebuf_busy(tracebuf_buffer* buf, tracebuf_producer* p); /* callback start */
+int tracebuf_idle(tracebuf_buffer* buf, tracebuf_producer* p); /* callback end */
 
 /* n bytes (multiple of 8, <= 64 KiB) for records the caller fills completely; NULL on
  * error (tracebuf_last_error). */
@@ -121,7 +126,10 @@ struct c_api_sink {
     }
 };
 
-using c_api_buffer = trace_buffer<default_traits, c_api_sink>;
+struct c_api_traits : default_traits {
+    static constexpr std::uint32_t idle_slots = 1024;
+};
+using c_api_buffer = trace_buffer<c_api_traits, c_api_sink>;
 
 inline producer& c_producer(tracebuf_producer* p) noexcept {
     return *std::launder(reinterpret_cast<producer*>(&p->opaque));
@@ -181,6 +189,14 @@ int tracebuf_go_online(tracebuf_buffer* buf, tracebuf_producer* p) {
     using namespace tracebuf::detail;
     return c_status(c_buffer(buf).go_online(c_producer(p)));
 }
+int tracebuf_busy(tracebuf_buffer* buf, tracebuf_producer* p) {
+    using namespace tracebuf::detail;
+    return c_status(c_buffer(buf).busy(c_producer(p)));
+}
+int tracebuf_idle(tracebuf_buffer* buf, tracebuf_producer* p) {
+    using namespace tracebuf::detail;
+    return c_status(c_buffer(buf).idle(c_producer(p)));
+}
 void* tracebuf_reserve(tracebuf_buffer* buf, tracebuf_producer* p, size_t n) {
     using namespace tracebuf::detail;
     return c_buffer(buf).reserve(c_producer(p), n);
@@ -196,7 +212,7 @@ int tracebuf_write_record(tracebuf_buffer* buf, tracebuf_producer* p, uint16_t t
     return c_status(c_buffer(buf).write_record(c_producer(p), tag, payload, payload_size));
 }
 void tracebuf_write_padding(void* at, size_t n) {
-    tracebuf::write_padding(at, n, tracebuf::default_traits::max_record_size);
+    tracebuf::write_padding(at, n, tracebuf::detail::c_api_traits::max_record_size);
 }
 int tracebuf_flush(tracebuf_buffer* buf, tracebuf_producer* p) {
     using namespace tracebuf::detail;

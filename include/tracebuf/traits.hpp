@@ -40,6 +40,12 @@ struct traits_base {
 
     /// Most threads registered at once (the online count has 16 bits).
     static constexpr std::uint32_t max_threads = 65535;
+
+    /// Slots for idle producers (quiescence_counter::idle/busy), one cache line each inside
+    /// the counter. 0 disables idle/busy and costs nothing. With slots, every registered
+    /// thread takes one, so at most idle_slots threads are registered at once. For hosts
+    /// that may block a thread between callbacks without a hook (QEMU's exclusive sections).
+    static constexpr std::uint32_t idle_slots = 0;
 };
 
 namespace detail {
@@ -54,6 +60,9 @@ constexpr bool check_traits() noexcept {
                   "max_reservation must hold one maximal record");
     static_assert(Traits::max_threads >= 1 && Traits::max_threads <= 65535,
                   "max_threads must fit the 16-bit online count");
+    static_assert(Traits::idle_slots < 0xffff, "idle_slots must fit a 16-bit slot index");
+    static_assert(Traits::idle_slots == 0 || !Traits::wait::serialized_host,
+                  "a serialized host never waits, so it needs no idle slots");
     return true;
 }
 

@@ -44,6 +44,7 @@ static int collect(void* context, const void* data, size_t size) {
 }
 
 static tracebuf_buffer* buf;
+static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void* writer(void* arg) {
     uint32_t id = (uint32_t)(uintptr_t)arg;
@@ -52,6 +53,12 @@ static void* writer(void* arg) {
     CHECK(tracebuf_register_thread(buf, &p) == TRACEBUF_OK);
     for (uint32_t i = 0; i < PER_THREAD; ++i) {
         uint32_t payload[2] = {id, i};
+        if (i % 1000 == 999) { /* between two "callbacks": idle, then stopped by the host */
+            CHECK(tracebuf_idle(buf, &p) == TRACEBUF_OK);
+            pthread_mutex_lock(&host_lock);
+            pthread_mutex_unlock(&host_lock);
+            CHECK(tracebuf_busy(buf, &p) == TRACEBUF_OK);
+        }
         if (i % 2 == 0) {
             if (tracebuf_write_record(buf, &p, 0x4d41, payload, sizeof payload) != TRACEBUF_OK) CHECK(0);
         } else {
@@ -90,8 +97,14 @@ int main(void) {
     CHECK(tracebuf_last_error(&idle) == TRACEBUF_NOT_REGISTERED);
     CHECK(tracebuf_go_offline(buf, &idle) == TRACEBUF_NOT_REGISTERED);
 
+    /* The "host" stops writers between callbacks for 50 ms; the idle ones must not stall
+     * the flushes of the others. */
+    pthread_mutex_lock(&host_lock);
     pthread_t threads[THREADS];
     for (uintptr_t t = 0; t < THREADS; ++t) pthread_create(&threads[t], NULL, writer, (void*)t);
+    struct timespec stop = {0, 50000000};
+    nanosleep(&stop, NULL);
+    pthread_mutex_unlock(&host_lock);
     for (int t = 0; t < THREADS; ++t) pthread_join(threads[t], NULL);
 
     /* The JIT path from C: fast path by hand, slow path through the helper. */

@@ -226,8 +226,10 @@ private:
             check(buffer_.register_thread(p), "register");
         }
         std::uint32_t seq = 0;
+        if constexpr (Traits::idle_slots > 0) check(buffer_.idle(p), "idle");
         while (seq < count) {
             maybe_locked lock(config_.big_lock);
+            if constexpr (Traits::idle_slots > 0) check(buffer_.busy(p), "busy");
             // A burst of records per lock hold, like a run of superblocks.
             for (int burst = 0; burst < 16 && seq < count; ++burst) {
                 const std::uint32_t batch = config_.batches && g.below(5) == 0
@@ -238,6 +240,13 @@ private:
                 if (config_.explicit_flushes && g.below(4096) == 0)
                     check(buffer_.flush(p), "flush");
                 if (config_.offline_periods && g.below(256) == 0) offline_period(p, g);
+            }
+            if constexpr (Traits::idle_slots > 0) {
+                check(buffer_.idle(p), "idle");
+                if (g.below(64) == 0) { // stopped by the host while idle
+                    const timespec ts{0, static_cast<long>(1000 * g.below(300))};
+                    ::nanosleep(&ts, nullptr);
+                }
             }
         }
         maybe_locked lock(config_.big_lock);
