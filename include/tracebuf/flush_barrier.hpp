@@ -86,8 +86,7 @@ public:
     /// reservations go to the fresh buffer. Precondition: `p` is online.
     errc flush(producer& p) noexcept {
         if (p.state_ != producer_state::online) {
-            return fail(p, p.state_ == producer_state::unregistered ? errc::not_registered
-                                                                    : errc::not_online);
+            return p.refuse(errc::not_online);
         }
         // A flush request is a reservation that can never fit. Its bytes are not placed in
         // the fresh buffer: the move-down skips them (see lead).
@@ -189,15 +188,13 @@ private:
     // parked one, exact unless a whole flush ran between the claim and this call
     // (docs/protocol.md, "A claim by a producer that is not online").
     std::uint64_t reserve_as_stranger(producer& p, std::uint64_t pos, std::uint64_t n) noexcept {
-        const errc why =
-            p.state_ == producer_state::unregistered ? errc::not_registered : errc::not_online;
         producer guest;
         if (counter_.register_thread(guest) == errc::ok) {
             const std::uint64_t at = settle(guest, pos, n, false);
             if (at != invalid_position) write_padding(arena_.data() + at, n, Traits::max_record_size);
             counter_.unregister_thread(guest);
         }
-        fail(p, why);
+        p.refuse(errc::not_online);
         return invalid_position;
     }
 

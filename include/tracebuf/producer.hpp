@@ -40,6 +40,13 @@ private:
 
     static constexpr std::uint16_t no_slot = 0xffff;
 
+    // Records why a call was refused: not_registered if the producer is not registered at
+    // all, else `otherwise` (the call's own precondition). Returns the code.
+    constexpr errc refuse(errc otherwise) noexcept {
+        last_error_ = state_ == producer_state::unregistered ? errc::not_registered : otherwise;
+        return last_error_;
+    }
+
     // Ordered to pack into 8 bytes (the C API's tracebuf_producer).
     errc last_error_ = errc::ok;
     std::uint16_t slot_ = no_slot; // its idle slot, when Traits::idle_slots > 0

@@ -107,8 +107,7 @@ public:
     /// Precondition: `p` is online (or idle).
     errc go_offline(producer& p) noexcept {
         if (p.state_ != producer_state::online && p.state_ != producer_state::idle) {
-            return fail(p, p.state_ == producer_state::unregistered ? errc::not_registered
-                                                                    : errc::not_online);
+            return p.refuse(errc::not_online);
         }
         if (leave_slot(p, slot_offline)) leave_online();
         p.state_ = producer_state::offline;
@@ -119,8 +118,7 @@ public:
     /// waits for it to end before returning. Precondition: `p` is offline.
     errc go_online(producer& p) noexcept {
         if (p.state_ != producer_state::offline) {
-            return fail(p, p.state_ == producer_state::unregistered ? errc::not_registered
-                                                                    : errc::already_online);
+            return p.refuse(errc::already_online);
         }
         enter_online();
         if constexpr (idle_slots > 0) slots_[p.slot_].state.store(slot_online, atomics::relaxed);
@@ -138,8 +136,7 @@ public:
     errc idle(producer& p) noexcept {
         static_assert(idle_slots > 0, "idle() needs Traits::idle_slots > 0");
         if (p.state_ != producer_state::online) {
-            return fail(p, p.state_ == producer_state::unregistered ? errc::not_registered
-                                                                    : errc::not_online);
+            return p.refuse(errc::not_online);
         }
         // seq_cst: publishes this thread's records (release, acquired by the flusher's CAS in
         // take_idle_producers) and, with the load below, forms a Dekker pair with the
@@ -162,8 +159,7 @@ public:
     errc busy(producer& p) noexcept {
         static_assert(idle_slots > 0, "busy() needs Traits::idle_slots > 0");
         if (p.state_ != producer_state::idle) {
-            return fail(p, p.state_ == producer_state::unregistered ? errc::not_registered
-                                                                    : errc::already_online);
+            return p.refuse(errc::already_online);
         }
         // relaxed: if the slot was still idle, this thread never stopped counting as online
         // and no flush can have happened; if it was taken, enter_online acquires.

@@ -75,7 +75,10 @@ public:
     TRACEBUF_FORCEINLINE unsigned char* reserve(producer& p, std::size_t n) noexcept {
         if (TRACEBUF_UNLIKELY(n == 0 || n % record_alignment != 0)) return fail(p, errc::bad_size);
         if (TRACEBUF_UNLIKELY(n > Traits::max_reservation)) return fail(p, errc::too_large);
-        if (TRACEBUF_UNLIKELY(p.state_ != producer_state::online)) return fail_state(p);
+        if (TRACEBUF_UNLIKELY(p.state_ != producer_state::online)) {
+            p.refuse(errc::not_online);
+            return nullptr;
+        }
         std::uint64_t pos = arena_.reserve_fast(n);
         if (TRACEBUF_UNLIKELY(!arena_.fits(pos, n))) {
             pos = barrier_.reserve_slow(p, pos, n);
@@ -139,10 +142,6 @@ private:
     static unsigned char* fail(producer& p, errc e) noexcept {
         p.last_error_ = e;
         return nullptr;
-    }
-    static unsigned char* fail_state(producer& p) noexcept {
-        return fail(p, p.state_ == producer_state::unregistered ? errc::not_registered
-                                                                : errc::not_online);
     }
 
     Sink sink_;
