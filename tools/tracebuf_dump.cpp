@@ -1,13 +1,16 @@
 // tracebuf-dump: validates a trace file and prints statistics.
 //
-//   tracebuf-dump [--max-record=N] FILE
+//   tracebuf-dump [--verify] [--max-record=N] FILE
 //
 // Walks every record: tag non-zero, length in [4, N] (default 4096), inside the file.
 // Prints records and bytes by tag, padding, threads (THREAD records), and holes (runs of
 // zero bytes where a record should start: reserved space nobody wrote). A hole is skipped
 // so that the rest can still be counted; any other bad record ends the walk, since the
 // next record's start is then unknown.
-// Exit status: 0 valid, 1 invalid (hole or bad record), 2 usage or I/O error.
+// With --verify (traces of the tracers, tracebuf/memtrace.hpp): every record's thread slot
+// must be mapped by a THREAD record, and the records counted per thread must equal the
+// counts in the SUMMARY records the tracer wrote at exit - nothing lost, nothing extra.
+// Exit status: 0 valid (and verified), 1 invalid, 2 usage or I/O error.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -35,9 +38,23 @@ struct tag_stats {
     std::uint64_t bytes = 0; // footprint, padding included
 };
 
+// Per-thread counts for --verify, keyed by the THREAD record's serial.
+struct thread_count {
+    std::uint32_t tid = 0;
+    std::uint64_t counted = 0;  // records attributed to it in the trace
+    std::uint64_t summary = 0;  // what the tracer's SUMMARY says
+    bool in_trace = false, in_summary = false;
+};
+
 struct dump {
     std::map<std::uint16_t, tag_stats> by_tag;
     std::set<std::pair<std::uint32_t, std::uint32_t>> threads;
+    // --verify
+    std::map<std::uint32_t, thread_count> per_thread;
+    std::int64_t slot_serial[tracebuf::memtrace::slots];
+    std::uint64_t unattributed = 0, first_unattributed = 0;
+    std::uint64_t summary_records = 0, summary_entries = 0, summary_total = 0;
+    dump() { for (auto& s : slot_serial) s = -1; }
     std::uint64_t records = 0;
     std::uint64_t holes = 0, hole_bytes = 0, first_hole = 0;
     bool bad = false;
@@ -46,30 +63,104 @@ struct dump {
 };
 
 int usage() {
-    std::fprintf(stderr, "usage: tracebuf-dump [--max-record=N] FILE\n");
+    std::fprintf(stderr, "usage: tracebuf-dump [--verify] [--max-record=N] FILE\n");
     return 2;
 }
 
 std::string tag_label(std::uint16_t tag) {
+    namespace mt = tracebuf::memtrace;
     if (tag == tracebuf::tags::padding) return "PADDING";
-    const char* name = tracebuf::memtrace::tag_name(tag);
-    return name != nullptr ? name : "-";
+    const char* name = mt::tag_name(mt::type_of(tag));
+    if (name == nullptr) return "-";
+    const unsigned slot = mt::slot_of(tag);
+    return slot == 0 ? name : std::string(name) + "[" + std::to_string(slot) + "]";
 }
 
-void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record, dump& d) {
+// --verify: attributes one record to its thread, or reads a THREAD / SUMMARY record.
+void attribute(dump& d, std::uint16_t tag, const unsigned char* payload, std::size_t n, std::uint64_t offset) {
+    namespace mt = tracebuf::memtrace;
+    if (tag == tracebuf::tags::padding) return;
+    const std::uint16_t type = mt::type_of(tag);
+    const unsigned slot = mt::slot_of(tag);
+    if (type == mt::header64 || type == mt::header32) return; // global records
+    if (type == mt::summary) {
+        mt::summary_header h{};
+        if (n >= sizeof h) std::memcpy(&h, payload, sizeof h);
+        ++d.summary_records;
+        d.summary_total = h.total;
+        for (std::uint32_t i = 0; i < h.entries && sizeof h + (i + 1) * sizeof(mt::summary_entry) <= n; ++i) {
+            mt::summary_entry e;
+            std::memcpy(&e, payload + sizeof h + i * sizeof e, sizeof e);
+            thread_count& t = d.per_thread[e.serial];
+            t.summary = e.records;
+            t.tid = e.tid;
+            t.in_summary = true;
+            ++d.summary_entries;
+        }
+        return;
+    }
+    if (type == mt::thread && n >= sizeof(mt::thread_payload)) {
+        mt::thread_payload t;
+        std::memcpy(&t, payload, sizeof t);
+        d.slot_serial[slot] = t.serial;
+        d.per_thread[t.serial].in_trace = true;
+    }
+    if (d.slot_serial[slot] < 0) {
+        if (d.unattributed++ == 0) d.first_unattributed = offset;
+        return;
+    }
+    ++d.per_thread[static_cast<std::uint32_t>(d.slot_serial[slot])].counted;
+}
+
+// Prints what --verify found; true if the counts match the summary exactly.
+bool report_verify(const dump& d) {
+    bool ok = true;
+    if (d.summary_records == 0) {
+        std::printf("verify: no SUMMARY record (the tracer did not reach its exit)\n");
+        return false;
+    }
+    if (d.summary_entries != d.summary_total) {
+        std::printf("verify: SUMMARY lists %" PRIu64 " of %" PRIu64 " threads\n", d.summary_entries, d.summary_total);
+        ok = false;
+    }
+    if (d.unattributed != 0) {
+        std::printf("verify: %" PRIu64 " records from slots no THREAD record maps (first at offset %" PRIu64 ")\n",
+                    d.unattributed, d.first_unattributed);
+        ok = false;
+    }
+    std::uint64_t counted = 0, expected = 0;
+    for (const auto& [serial, t] : d.per_thread) {
+        counted += t.counted;
+        expected += t.summary;
+        if (!t.in_summary || t.counted != t.summary) {
+            std::printf("verify: thread %u (tid %u): %" PRIu64 " records in the trace, %s %" PRIu64 "\n",
+                        serial, t.tid, t.counted, t.in_summary ? "summary says" : "not in the summary:",
+                        t.summary);
+            ok = false;
+        }
+    }
+    std::printf("verify: %zu threads, %" PRIu64 " records attributed, summary %" PRIu64 ": %s\n",
+                d.per_thread.size(), counted, expected, ok ? "match" : "MISMATCH");
+    return ok;
+}
+
+void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record, bool verify, dump& d) {
+    namespace mt = tracebuf::memtrace;
     std::uint64_t at = 0;
     while (at < size) {
         const tracebuf::scan_result r = tracebuf::scan_records(
             data + at, size - at, max_record,
-            [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t) {
+            [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
                 tag_stats& s = d.by_tag[tag];
                 ++s.records;
                 s.bytes += tracebuf::record_footprint(n);
-                if (tag == tracebuf::memtrace::thread && n >= sizeof(tracebuf::memtrace::thread_payload)) {
-                    tracebuf::memtrace::thread_payload t;
-                    std::memcpy(&t, payload, sizeof t);
-                    d.threads.emplace(t.pid, t.tid);
+                if (tag != tracebuf::tags::padding && mt::type_of(tag) == mt::thread &&
+                    n >= 8) {
+                    std::uint32_t pid_tid[2];
+                    std::memcpy(pid_tid, payload, sizeof pid_tid);
+                    d.threads.emplace(pid_tid[0], pid_tid[1]);
                 }
+                if (verify) attribute(d, tag, payload, n, at + offset);
             });
         d.records += r.records;
         at += r.valid_bytes;
@@ -98,9 +189,12 @@ void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record,
 
 int main(int argc, char** argv) {
     std::size_t max_record = 4096;
+    bool verify = false;
     const char* path = nullptr;
     for (int i = 1; i < argc; ++i) {
-        if (std::strncmp(argv[i], "--max-record=", 13) == 0) {
+        if (std::strcmp(argv[i], "--verify") == 0) {
+            verify = true;
+        } else if (std::strncmp(argv[i], "--max-record=", 13) == 0) {
             char* end = nullptr;
             const unsigned long v = std::strtoul(argv[i] + 13, &end, 10);
             if (*end != '\0' || v < 8 || v > tracebuf::record_length_limit) return usage();
@@ -138,7 +232,7 @@ int main(int argc, char** argv) {
     ::close(fd);
 
     dump d;
-    walk(data, size, max_record, d);
+    walk(data, size, max_record, verify, d);
 
     std::printf("file: %s (%" PRIu64 " bytes)\n", path, size);
     std::printf("records: %" PRIu64 "\n", d.records);
@@ -158,6 +252,10 @@ int main(int argc, char** argv) {
     }
     if (d.holes != 0) {
         std::printf("invalid: the trace has holes\n");
+        return 1;
+    }
+    if (verify && !report_verify(d)) {
+        std::printf("invalid: the per-thread counts do not match the summary\n");
         return 1;
     }
     std::printf("valid\n");

@@ -86,9 +86,9 @@ void check(const char* what, tracebuf::errc e) {
     if (e != tracebuf::errc::ok) fail(what, e);
 }
 
-void write_thread_record(buffer_type& buf, tracebuf::producer& p) {
+void write_thread_record(buffer_type& buf, tracebuf::producer& p, unsigned id) {
     const tracebuf::memtrace::thread_payload t{static_cast<std::uint32_t>(::getpid()),
-                                               static_cast<std::uint32_t>(::syscall(SYS_gettid))};
+                                               static_cast<std::uint32_t>(::syscall(SYS_gettid)), id};
     check("thread record", buf.write_record(p, tracebuf::memtrace::thread, &t, sizeof t));
 }
 
@@ -100,7 +100,7 @@ void write_load(buffer_type& buf, tracebuf::producer& p, std::uint32_t seq, cons
 void worker(buffer_type& buf, const options& o, unsigned id, int blocking_fd) {
     tracebuf::producer p;
     check("register", buf.register_thread(p));
-    write_thread_record(buf, p);
+    write_thread_record(buf, p, id);
     std::vector<std::uint64_t> data(4096);
     for (std::size_t i = 0; i < data.size(); ++i) data[i] = i * 0x9e3779b97f4a7c15ull ^ id;
 

@@ -6,7 +6,15 @@
 //   INSN                            u32 insn_seq, u64 pc, u8 flags, instruction bytes
 //   INSN_EXEC                       u32 insn_seq
 //   GET_REG_NX/PUT_REG_NX           u32 insn_seq, u64 addr, u64 size
-//   THREAD (added)                  u32 pid, u32 tid: a thread started writing
+//   THREAD (added)                  u32 pid, u32 tid, u32 serial: a thread took a slot
+//   SUMMARY (added)                 u32 entries, u32 total, then entries of
+//                                   u32 serial, u32 tid, u64 records (per-thread counts)
+//
+// Thread attribution without a per-record thread id: the tag's high byte, always 0x4d ('M')
+// in memtrace, carries a thread slot: tag = ((0x4d + slot) mod 256) << 8 | type. Slot 0's
+// tags are exactly memtrace's. A THREAD record, the first record a thread writes, maps its
+// slot to (pid, tid, serial) from that point of the trace on; a slot is reused only after
+// its previous thread's last record. `serial` numbers threads in registration order.
 // Freestanding.
 #ifndef TRACEBUF_MEMTRACE_HPP
 #define TRACEBUF_MEMTRACE_HPP
@@ -31,11 +39,38 @@ inline constexpr std::uint16_t mmap = 0x4d50;
 inline constexpr std::uint16_t regmeta = 0x4d51;
 /// Added for threads (0x4d52 and up are free in memtrace).
 inline constexpr std::uint16_t thread = 0x4d52;
+inline constexpr std::uint16_t summary = 0x4d53;
+
+inline constexpr unsigned slots = 256;
+
+/// The tag of record type `tag` (a slot-0 tag above) written by the thread in `slot`.
+constexpr std::uint16_t tag_in_slot(std::uint16_t tag, unsigned slot) noexcept {
+    return static_cast<std::uint16_t>(((((tag >> 8) + slot) & 0xffu) << 8) | (tag & 0xffu));
+}
+/// The slot a tag was written from, and its type as a slot-0 tag.
+constexpr unsigned slot_of(std::uint16_t tag) noexcept { return ((tag >> 8) - 0x4du) & 0xffu; }
+constexpr std::uint16_t type_of(std::uint16_t tag) noexcept {
+    return static_cast<std::uint16_t>(0x4d00u | (tag & 0xffu));
+}
 
 struct thread_payload {
     std::uint32_t pid;
     std::uint32_t tid;
+    std::uint32_t serial;
 };
+
+struct summary_header {
+    std::uint32_t entries; ///< entries in this record
+    std::uint32_t total;   ///< entries in all SUMMARY records of the trace
+};
+struct summary_entry {
+    std::uint32_t serial;
+    std::uint32_t tid;
+    std::uint64_t records; ///< every record the thread wrote, its THREAD record included
+};
+/// Entries that fit one SUMMARY record of at most 4096 bytes.
+inline constexpr std::uint32_t summary_entries_per_record =
+    (4096 - 4 - sizeof(summary_header)) / sizeof(summary_entry);
 
 /// A name for a tag, or nullptr if it is not one of the above.
 constexpr const char* tag_name(std::uint16_t tag) noexcept {
@@ -54,6 +89,7 @@ constexpr const char* tag_name(std::uint16_t tag) noexcept {
     case mmap: return "MMAP";
     case regmeta: return "REGMETA";
     case thread: return "THREAD";
+    case summary: return "SUMMARY";
     default: return nullptr;
     }
 }

@@ -27,6 +27,9 @@ grep_out "threads counted" "^threads: 8$"
 grep_out "loads counted" "LOAD .* 300002 "
 grep_out "verdict" "^valid$"
 
+check "--verify wants a tracer's SUMMARY" 1 "$dump" --verify "$trace"
+grep_out "missing summary reported" "no SUMMARY record"
+
 size=$(stat -c %s "$trace")
 # Damage the first record, whose start is known (offset 0): its footprint from its length.
 first_len=$(od -An -tu2 -j2 -N2 "$trace" | tr -d ' ')
