@@ -9,6 +9,7 @@ packages=(
   libboost-atomic1.81-dev libboost-test1.81-dev  # Boost.Atomic wait/notify needs >= 1.79
   libbenchmark-dev python3                       # benchmarks and their report
   libconcurrentqueue-dev liburcu-dev             # the benchmarks' peers
+  qemu-user xz-utils                             # the QEMU tracer, its demo and tests
 )
 
 missing=()
