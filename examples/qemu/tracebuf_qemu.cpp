@@ -216,9 +216,9 @@ void on_syscall(qemu_plugin_id_t, unsigned int, std::int64_t, std::uint64_t, std
                 std::uint64_t) {
     if (!g.tracing.load(std::memory_order_relaxed) || untraced) return;
     thread_state* t = self;
-    if (t == nullptr) t = register_current_thread();
-    else g.buffer->busy(t->producer);
-    if (t != nullptr) g.buffer->go_offline(t->producer); // from busy: in the syscall now
+    if (t == nullptr) t = register_current_thread(); // online: writes its THREAD record
+    // Straight from idle (or online): busy() first could wait for a flush for nothing.
+    if (t != nullptr) g.buffer->go_offline(t->producer);
 }
 
 void on_syscall_ret(qemu_plugin_id_t, unsigned int, std::int64_t, std::int64_t ret) {
