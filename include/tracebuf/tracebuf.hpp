@@ -14,6 +14,7 @@
 #include <tracebuf/atomics_std.hpp>
 #include <tracebuf/detail/config.hpp>
 #include <tracebuf/errc.hpp>
+#include <tracebuf/memtrace.hpp>
 #include <tracebuf/reader.hpp>
 #include <tracebuf/record.hpp>
 #include <tracebuf/sink_callback.hpp>

@@ -4,6 +4,7 @@
 # per-thread counts equal to the plugin's own summary.
 #   test_qemu.sh guest WRAPPER DUMP WORKDIR GUEST     (the multi-threaded test program)
 #   test_qemu.sh xz    WRAPPER DUMP WORKDIR           (xz -T4, which nobody here wrote)
+#   test_qemu.sh baselines WRAPPER DUMP WORKDIR GUEST (the benchmark's peer plugins)
 set -u
 mode=$1 wrapper=$2 dump=$3 dir=$4
 mkdir -p "$dir"
@@ -37,7 +38,26 @@ xz)
   [ "${threads:-0}" -ge 3 ] && ok || bad "traced ${threads:-0} threads: xz's workers did not run"
   trace=$dir/xz.trace
   ;;
-*) echo "usage: test_qemu.sh guest|xz WRAPPER DUMP WORKDIR [GUEST]"; exit 2 ;;
+baselines)
+  # The benchmark's peer plugins still load, run the program unchanged and write records.
+  guest=$5 base=$(dirname "$wrapper")/libbaseline_qemu.so
+  "$guest" > "$dir/native.txt" || bad "native run failed"
+  for s in count mutex private; do
+    rm -f "$dir"/base.trace*
+    qemu-x86_64 -plugin "$base,strategy=$s,out=$dir/base.trace" "$guest" > "$dir/$s.txt" \
+      && ok || bad "$s: run failed"
+    cmp -s "$dir/native.txt" "$dir/$s.txt" && ok || bad "$s: output differs"
+    if [ "$s" != count ]; then
+      bytes=$(cat "$dir"/base.trace* 2> /dev/null | wc -c)
+      [ "$bytes" -gt 1000000 ] && ok || bad "$s: wrote only $bytes bytes"
+    fi
+  done
+  rm -f "$dir"/base.trace*
+  echo "qemu baselines: $pass passed, $fail failed"
+  [ "$fail" -eq 0 ]
+  exit
+  ;;
+*) echo "usage: test_qemu.sh guest|xz|baselines WRAPPER DUMP WORKDIR [GUEST]"; exit 2 ;;
 esac
 
 "$dump" --verify "$trace" > "$dir/verify.txt" && ok || { bad "tracebuf-dump --verify"; cat "$dir/verify.txt"; }
