@@ -75,7 +75,8 @@ public:
     /// p.last_error() set (errc::closed after a drain, errc::would_block on a serialized host
     /// that was not). May block until a flush is done; never loops back to the caller.
     /// Precondition: `p` is online and n <= Traits::max_reservation. A producer that is not
-    /// online still completes the protocol (its bytes become padding) and gets errc::not_online.
+    /// online still completes the protocol (its bytes become padding) and gets
+    /// errc::not_online or errc::not_registered.
     std::uint64_t reserve_slow(producer& p, std::uint64_t pos, std::uint64_t n) noexcept {
         if (TRACEBUF_UNLIKELY(p.state_ != producer_state::online))
             return reserve_as_stranger(p, pos, n);
@@ -85,9 +86,7 @@ public:
     /// Flushes everything reserved before this call, then returns. Other threads' later
     /// reservations go to the fresh buffer. Precondition: `p` is online.
     errc flush(producer& p) noexcept {
-        if (p.state_ != producer_state::online) {
-            return p.refuse(errc::not_online);
-        }
+        if (p.state_ != producer_state::online) return p.refuse(errc::not_online);
         // A flush request is a reservation that can never fit. Its bytes are not placed in
         // the fresh buffer: the move-down skips them (see lead).
         const std::uint64_t n = arena_.capacity() + 1;

@@ -106,9 +106,8 @@ public:
     /// an offline thread never delays a flush, however long it stays offline.
     /// Precondition: `p` is online (or idle).
     errc go_offline(producer& p) noexcept {
-        if (p.state_ != producer_state::online && p.state_ != producer_state::idle) {
+        if (p.state_ != producer_state::online && p.state_ != producer_state::idle)
             return p.refuse(errc::not_online);
-        }
         if (leave_slot(p, slot_offline)) leave_online();
         p.state_ = producer_state::offline;
         return errc::ok;
@@ -117,9 +116,7 @@ public:
     /// Brings the calling thread back online. Call on syscall exit. If a flush is running,
     /// waits for it to end before returning. Precondition: `p` is offline.
     errc go_online(producer& p) noexcept {
-        if (p.state_ != producer_state::offline) {
-            return p.refuse(errc::already_online);
-        }
+        if (p.state_ != producer_state::offline) return p.refuse(errc::already_online);
         enter_online();
         if constexpr (idle_slots > 0) slots_[p.slot_].state.store(slot_online, atomics::relaxed);
         p.state_ = producer_state::online;
@@ -135,9 +132,7 @@ public:
     /// Precondition: `p` is online, and its reservations are written.
     errc idle(producer& p) noexcept {
         static_assert(idle_slots > 0, "idle() needs Traits::idle_slots > 0");
-        if (p.state_ != producer_state::online) {
-            return p.refuse(errc::not_online);
-        }
+        if (p.state_ != producer_state::online) return p.refuse(errc::not_online);
         // seq_cst: publishes this thread's records (release, acquired by the flusher's CAS in
         // take_idle_producers) and, with the load below, forms a Dekker pair with the
         // flusher's WAITING RMW and its scan: either the scan sees this slot idle, or this
@@ -158,9 +153,7 @@ public:
     /// (waiting for that flush to end). Precondition: `p` is idle.
     errc busy(producer& p) noexcept {
         static_assert(idle_slots > 0, "busy() needs Traits::idle_slots > 0");
-        if (p.state_ != producer_state::idle) {
-            return p.refuse(errc::already_online);
-        }
+        if (p.state_ != producer_state::idle) return p.refuse(errc::already_online);
         // relaxed: if the slot was still idle, this thread never stopped counting as online
         // and no flush can have happened; if it was taken, enter_online acquires.
         if (slots_[p.slot_].state.exchange(slot_online, atomics::relaxed) == slot_taken)
