@@ -10,6 +10,7 @@ packages=(
   libbenchmark-dev python3                       # benchmarks and their report
   libconcurrentqueue-dev liburcu-dev             # the benchmarks' peers
   qemu-user xz-utils                             # the QEMU tracer, its demo and tests
+  valgrind                                       # the Valgrind tool and its tests
 )
 
 missing=()

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The Valgrind tool end to end: a program's output must be identical under the tool,
+# tracebuf-dump --verify must pass, and the LOAD and STORE records in the trace must equal
+# the loads and stores the tool counted with a second, separate counter (--check-counts).
+#   test_valgrind.sh TOOL_DIR DUMP WORKDIR NAME BUFFER PROGRAM ARGS...
+set -u
+tool_dir=$1 dump=$2 dir=$3 name=$4 buffer=$5
+shift 5
+mkdir -p "$dir"
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+nm_out=$(nm -u "$tool_dir/lib/tracebuf-amd64-linux")
+[ -z "$nm_out" ] && ok || bad "nm -u of the tool lists: $nm_out"
+
+"$@" > "$dir/$name.native" || bad "native run failed"
+trace=$dir/$name.trace
+"$tool_dir/tracebuf-valgrind" --out="$trace" --buffer="$buffer" --check-counts -- "$@" \
+  > "$dir/$name.traced" 2> "$dir/$name.stderr" && ok || bad "traced run failed: $(cat "$dir/$name.stderr")"
+cmp -s "$dir/$name.native" "$dir/$name.traced" && ok || bad "output differs under the tool"
+"$dump" --verify "$trace" > "$dir/$name.verify" && ok || { bad "tracebuf-dump --verify"; cat "$dir/$name.verify"; }
+
+# Records by type, summed over every thread slot (the name column is LOAD, LOAD[3], ...).
+loads=$(awk '$2 ~ /^LOAD(\[|$)/ { s += $3 } END { print s + 0 }' "$dir/$name.verify")
+stores=$(awk '$2 ~ /^STORE(\[|$)/ { s += $3 } END { print s + 0 }' "$dir/$name.verify")
+read -r exec_loads exec_stores < <(sed -n 's/.*executed loads \([0-9]*\) stores \([0-9]*\).*/\1 \2/p' "$dir/$name.stderr")
+[ "$loads" = "${exec_loads:-x}" ] && ok || bad "LOAD records $loads, loads executed ${exec_loads:-?}"
+[ "$stores" = "${exec_stores:-x}" ] && ok || bad "STORE records $stores, stores executed ${exec_stores:-?}"
+flushes=$(sed -n 's/.* \([0-9]*\) flushes.*/\1/p' "$dir/$name.stderr")
+
+grep "^verify:" "$dir/$name.verify"
+echo "loads $loads stores $stores (counted separately: ${exec_loads:-?} ${exec_stores:-?}), ${flushes:-?} flushes"
+rm -f "$trace"
+echo "valgrind $name: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
