@@ -28,6 +28,7 @@
 #include <tracebuf/sink_fd.hpp>
 
 #include "qemu_plugin_api.h"
+#include "qemu_records.hpp"
 
 extern "C" {
 __attribute__((visibility("default"))) int qemu_plugin_version = 1;
@@ -102,22 +103,14 @@ void emit(std::uint16_t tag, const void* payload, std::size_t size) {
 }
 
 void on_insn_exec(unsigned int, void* udata) {
-    const auto seq = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(udata));
+    const std::uint32_t seq = tracebuf_qemu::seq_of(udata);
     emit(mt::insn_exec, &seq, sizeof seq);
 }
 
 void on_mem(unsigned int, qemu_plugin_meminfo_t info, std::uint64_t vaddr, void* udata) {
-    struct __attribute__((packed)) {
-        std::uint32_t insn_seq;
-        std::uint64_t addr;
-        unsigned char value[32];
-    } r;
-    r.insn_seq = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(udata));
-    r.addr = vaddr;
-    std::size_t size = std::size_t{1} << qemu_plugin_mem_size_shift(info);
-    if (size > sizeof r.value) size = sizeof r.value;
-    std::memcpy(r.value, reinterpret_cast<const void*>(static_cast<std::uintptr_t>(vaddr)), size);
-    emit(qemu_plugin_mem_is_store(info) ? mt::store : mt::load, &r, 12 + size);
+    tracebuf_qemu::access_payload r;
+    const std::size_t size = tracebuf_qemu::read_access(info, vaddr, tracebuf_qemu::seq_of(udata), r);
+    emit(qemu_plugin_mem_is_store(info) ? mt::store : mt::load, &r, size);
 }
 
 void on_tb_trans(qemu_plugin_id_t, qemu_plugin_tb* tb) {
@@ -125,20 +118,9 @@ void on_tb_trans(qemu_plugin_id_t, qemu_plugin_tb* tb) {
     for (std::size_t i = 0; i < n; ++i) {
         qemu_plugin_insn* insn = qemu_plugin_tb_get_insn(tb, i);
         const std::uint32_t seq = g.next_insn_seq.fetch_add(1, std::memory_order_relaxed);
-        struct __attribute__((packed)) {
-            std::uint32_t insn_seq;
-            std::uint64_t pc;
-            std::uint8_t flags;
-            unsigned char bytes[32];
-        } d;
-        d.insn_seq = seq;
-        d.pc = qemu_plugin_insn_vaddr(insn);
-        d.flags = 0;
-        std::size_t len = qemu_plugin_insn_size(insn);
-        if (len > sizeof d.bytes) len = sizeof d.bytes;
-        std::memcpy(d.bytes, qemu_plugin_insn_data(insn), len);
-        emit(mt::insn, &d, 13 + len);
-        void* udata = reinterpret_cast<void*>(static_cast<std::uintptr_t>(seq));
+        tracebuf_qemu::insn_payload d;
+        emit(mt::insn, &d, tracebuf_qemu::describe_insn(insn, seq, d));
+        void* udata = tracebuf_qemu::udata_of(seq);
         qemu_plugin_register_vcpu_insn_exec_cb(insn, on_insn_exec, QEMU_PLUGIN_CB_NO_REGS, udata);
         qemu_plugin_register_vcpu_mem_cb(insn, on_mem, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, udata);
     }
