@@ -30,12 +30,7 @@
 #include "qemu_plugin_api.h"
 #include "qemu_records.hpp"
 
-extern "C" {
-__attribute__((visibility("default"))) int qemu_plugin_version = 1;
-__attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t id,
-                                                               const qemu_info_t* info, int argc,
-                                                               char** argv);
-}
+int qemu_plugin_version = 1; // declared (extern "C", exported) in qemu_plugin_api.h
 
 namespace {
 
