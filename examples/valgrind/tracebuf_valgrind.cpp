@@ -14,8 +14,9 @@
 //
 // plus `++*current_count` (the thread's private record counter, for the SUMMARY). Records:
 // INSN descriptors at translation, INSN_EXEC per instruction, LOAD after each load (the
-// loaded value), STORE after each store (the stored value), and for a compare-and-swap a
-// LOAD of the old value and a STORE of the new one (as lackey counts them). Threads are
+// loaded value), STORE after each store (the stored value), guarded loads and stores when
+// their guard holds, and for a compare-and-swap a LOAD of the old value and a STORE of the
+// new one (as lackey counts them). Threads are
 // attributed by the slot in the tag's high byte, read by the IR from `current_tag_hi`, which
 // the tool switches when Valgrind switches threads. A forked child stops tracing.
 #include <new>
@@ -192,8 +193,19 @@ IRTemp assign(IRSB* sb, IRType ty, IRExpr* e) {
 }
 void store(IRSB* sb, IRExpr* addr, IRExpr* value) { addStmtToIRSB(sb, IRStmt_Store(Iend_LE, addr, value)); }
 
+// *counter += 1, or += the guard (0 or 1). `counter` is an address expression (an atom).
+void emit_add(IRSB* sb, IRExpr* counter, IRExpr* guard) {
+    IRExpr* step = guard == nullptr ? u64(1) : IRExpr_RdTmp(assign(sb, Ity_I64, IRExpr_Unop(Iop_1Uto64, guard)));
+    const IRTemp old = assign(sb, Ity_I64, IRExpr_Load(Iend_LE, Ity_I64, counter));
+    const IRTemp incremented = assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, IRExpr_RdTmp(old), step));
+    store(sb, counter, IRExpr_RdTmp(incremented)); // flat IR: stores take atoms
+}
+
 // Emits the reservation of n bytes and the record's header; returns the record's address.
-IRTemp emit_record(IRSB* sb, std::uint16_t type, UInt length) {
+// With a guard (a guarded load or store), the bytes are reserved either way - the IR stays
+// straight-line - but when the guard is false the header says PADDING and nothing is
+// counted.
+IRTemp emit_record(IRSB* sb, std::uint16_t type, UInt length, IRExpr* guard = nullptr) {
     const ULong n = tracebuf::align_up(length);
     IRExpr* position = addr_of(layout.position);
     const IRTemp pos = assign(sb, Ity_I64, IRExpr_Load(Iend_LE, Ity_I64, position));
@@ -210,13 +222,14 @@ IRTemp emit_record(IRSB* sb, std::uint16_t type, UInt length) {
     const IRTemp at = assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, IRExpr_RdTmp(offset), u64(reinterpret_cast<ULong>(layout.data))));
     // header: u16 tag (slot byte from current_tag_hi), u16 length
     const IRTemp hi = assign(sb, Ity_I32, IRExpr_Load(Iend_LE, Ity_I32, addr_of(&current_tag_hi)));
-    const IRTemp header = assign(sb, Ity_I32, IRExpr_Binop(Iop_Or32, u32((type & 0xffu) | (length << 16)), IRExpr_RdTmp(hi)));
+    IRTemp header = assign(sb, Ity_I32, IRExpr_Binop(Iop_Or32, u32((type & 0xffu) | (length << 16)), IRExpr_RdTmp(hi)));
+    if (guard != nullptr)
+        header = assign(sb, Ity_I32, IRExpr_ITE(guard, IRExpr_RdTmp(header),
+                                                u32(tracebuf::tags::padding | (length << 16))));
     store(sb, IRExpr_RdTmp(at), IRExpr_RdTmp(header));
-    // ++*current_count
+    // *current_count += 1 (or the guard)
     const IRTemp counter = assign(sb, Ity_I64, IRExpr_Load(Iend_LE, Ity_I64, addr_of(&current_count)));
-    const IRTemp count = assign(sb, Ity_I64, IRExpr_Load(Iend_LE, Ity_I64, IRExpr_RdTmp(counter)));
-    const IRTemp incremented = assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, IRExpr_RdTmp(count), u64(1)));
-    store(sb, IRExpr_RdTmp(counter), IRExpr_RdTmp(incremented)); // flat IR: stores take atoms
+    emit_add(sb, IRExpr_RdTmp(counter), guard);
     return at;
 }
 
@@ -229,17 +242,12 @@ void emit_insn_exec(IRSB* sb, UInt seq) {
     store(sb, field(sb, at, 4), u32(seq));
 }
 
-void emit_increment(IRSB* sb, ULong* counter) {
-    const IRTemp old = assign(sb, Ity_I64, IRExpr_Load(Iend_LE, Ity_I64, addr_of(counter)));
-    const IRTemp incremented = assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, IRExpr_RdTmp(old), u64(1)));
-    store(sb, addr_of(counter), IRExpr_RdTmp(incremented));
-}
-
-// LOAD or STORE: u32 insn_seq, u64 address, the value.
-void emit_access(IRSB* sb, std::uint16_t type, UInt seq, IRExpr* address, IRExpr* value, IRType ty) {
-    if (check_counts) emit_increment(sb, type == mt::load ? &executed_loads : &executed_stores);
+// LOAD or STORE: u32 insn_seq, u64 address, the value; `guard` for LoadG/StoreG.
+void emit_access(IRSB* sb, std::uint16_t type, UInt seq, IRExpr* address, IRExpr* value, IRType ty,
+                 IRExpr* guard = nullptr) {
+    if (check_counts) emit_add(sb, addr_of(type == mt::load ? &executed_loads : &executed_stores), guard);
     const UInt size = static_cast<UInt>(sizeofIRType(ty));
-    const IRTemp at = emit_record(sb, type, 16 + size);
+    const IRTemp at = emit_record(sb, type, 16 + size, guard);
     store(sb, field(sb, at, 4), u32(seq));
     store(sb, field(sb, at, 8), address);
     store(sb, field(sb, at, 16), value);
@@ -291,6 +299,21 @@ IRSB* instrument(VgCallbackClosure* closure, IRSB* in, const VexGuestLayout*, co
         case Ist_Store: {
             IRExpr* data = st->Ist.Store.data;
             emit_access(out, mt::store, seq, st->Ist.Store.addr, data, typeOfIRExpr(in->tyenv, data));
+            break;
+        }
+        case Ist_LoadG: { // guarded load: the loaded (narrow) value, if the guard held
+            const IRLoadG* lg = st->Ist.LoadG.details;
+            IRType loaded = Ity_INVALID, widened = Ity_INVALID;
+            typeOfIRLoadGOp(lg->cvt, &widened, &loaded);
+            IRExpr* value = IRExpr_RdTmp(lg->dst);
+            if (loaded == Ity_I8 || loaded == Ity_I16)
+                value = IRExpr_RdTmp(assign(out, loaded, IRExpr_Unop(loaded == Ity_I8 ? Iop_32to8 : Iop_32to16, value)));
+            emit_access(out, mt::load, seq, lg->addr, value, loaded, lg->guard);
+            break;
+        }
+        case Ist_StoreG: {
+            const IRStoreG* sg = st->Ist.StoreG.details;
+            emit_access(out, mt::store, seq, sg->addr, sg->data, typeOfIRExpr(in->tyenv, sg->data), sg->guard);
             break;
         }
         case Ist_CAS: {

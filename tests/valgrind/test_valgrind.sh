@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Valgrind tool end to end: a program's output must be identical under the tool,
 # tracebuf-dump --verify must pass, and the LOAD and STORE records in the trace must equal
-# the loads and stores the tool counted with a second, separate counter (--check-counts).
+# the loads and stores the tool counted with a second, separate counter (--check-counts)
+# and, with COMPARE_LACKEY=1 (deterministic programs), lackey's detailed counts.
 #   test_valgrind.sh TOOL_DIR DUMP WORKDIR NAME BUFFER PROGRAM ARGS...
 set -u
 tool_dir=$1 dump=$2 dir=$3 name=$4 buffer=$5
@@ -28,6 +29,27 @@ read -r exec_loads exec_stores < <(sed -n 's/.*executed loads \([0-9]*\) stores 
 [ "$loads" = "${exec_loads:-x}" ] && ok || bad "LOAD records $loads, loads executed ${exec_loads:-?}"
 [ "$stores" = "${exec_stores:-x}" ] && ok || bad "STORE records $stores, stores executed ${exec_stores:-?}"
 flushes=$(sed -n 's/.* \([0-9]*\) flushes.*/\1/p' "$dir/$name.stderr")
+
+# A deterministic program also runs under lackey. Its --detailed-counts loads and stores
+# (Iex_Load, LoadG, Store, StoreG, and CAS as one of each) are the same things the tool
+# records, so on identical runs - same arguments, same minimal environment, since even the
+# environment's size changes what the program executes - the totals must agree.
+if [ "${COMPARE_LACKEY:-0}" = 1 ]; then
+  run_clean() { env -i PATH=/usr/bin:/bin VALGRIND_LIB="$tool_dir/lib" valgrind -q "$@"; }
+  run_clean --tool=tracebuf --out="$dir/$name.clean.trace" "$@" > /dev/null 2> /dev/null \
+    || bad "clean tracebuf run failed"
+  "$dump" "$dir/$name.clean.trace" > "$dir/$name.clean.dump" || bad "clean trace invalid"
+  rm -f "$dir/$name.clean.trace"
+  run_clean --tool=lackey --basic-counts=no --detailed-counts=yes "$@" > /dev/null 2> "$dir/$name.lackey" \
+    || bad "lackey run failed"
+  clean_loads=$(awk '$2 ~ /^LOAD(\[|$)/ { s += $3 } END { print s + 0 }' "$dir/$name.clean.dump")
+  clean_stores=$(awk '$2 ~ /^STORE(\[|$)/ { s += $3 } END { print s + 0 }' "$dir/$name.clean.dump")
+  read -r lk_loads lk_stores < <(awk '$2 ~ /^(I8|I16|I32|I64|I128|F32|F64|F128|V128|V256|D32|D64|D128)$/ {
+      gsub(",", "", $3); gsub(",", "", $4); l += $3; s += $4 } END { print l + 0, s + 0 }' "$dir/$name.lackey")
+  [ "$clean_loads" = "$lk_loads" ] && ok || bad "LOAD records $clean_loads, lackey counted $lk_loads loads"
+  [ "$clean_stores" = "$lk_stores" ] && ok || bad "STORE records $clean_stores, lackey counted $lk_stores stores"
+  echo "same run under lackey: loads $lk_loads stores $lk_stores; in the trace: $clean_loads $clean_stores"
+fi
 
 grep "^verify:" "$dir/$name.verify"
 echo "loads $loads stores $stores (counted separately: ${exec_loads:-?} ${exec_stores:-?}), ${flushes:-?} flushes"
