@@ -66,7 +66,6 @@ struct thread_state {
     unsigned slot = 0;
     std::uint64_t records = 0;     // private counter: every record this thread wrote
     std::uint64_t parked_ns = 0;   // time in the slow path (parked or flushing)
-    bool exited = false;
 };
 
 struct plugin_state {
@@ -214,7 +213,6 @@ void on_vcpu_exit(qemu_plugin_id_t, unsigned int) {
     if (t == nullptr) return;
     g.buffer->unregister_thread(t->producer);
     std::lock_guard<std::mutex> lock(g.threads_mutex);
-    t->exited = true;
     g.free_slots[g.free_count++] = t->slot;
     self = nullptr;
 }
