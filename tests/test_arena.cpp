@@ -10,18 +10,13 @@
 
 #include <tracebuf/arena.hpp>
 
+#include "support/test_memory.hpp"
 #include "support/test_traits.hpp"
 
 using namespace tracebuf;
 using traits = tracebuf_test::boost_futex;
 
-namespace {
-struct memory {
-    explicit memory(std::size_t bytes) : words(bytes / 8 + 1, 0) {}
-    void* data() { return words.data(); }
-    std::vector<std::uint64_t> words;
-};
-} // namespace
+using tracebuf_test::memory;
 
 BOOST_AUTO_TEST_CASE(claims_are_consecutive_and_fit_until_the_end) {
     memory m(1 << 16);
@@ -38,7 +33,7 @@ BOOST_AUTO_TEST_CASE(claims_are_consecutive_and_fit_until_the_end) {
 }
 
 BOOST_AUTO_TEST_CASE(layout_exposes_position_word_data_and_capacity) {
-    memory m(1 << 16);
+    memory m((1 << 16) + 8);
     arena<traits> a(m.data(), (1 << 16) + 5); // the odd tail is not used
     const jit_layout l = a.layout();
     BOOST_TEST(l.capacity == (1u << 16));

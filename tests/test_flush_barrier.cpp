@@ -13,21 +13,16 @@
 #include <vector>
 
 #include "support/eventually.hpp"
+#include "support/test_memory.hpp"
 #include "support/test_traits.hpp"
 #include "support/thread_check.hpp"
 
 using namespace tracebuf;
 using tracebuf_test::eventually;
+using tracebuf_test::memory;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct memory {
-    explicit memory(std::size_t bytes) : words(bytes / 8, 0) {}
-    void* data() { return words.data(); }
-    std::size_t size() const { return words.size() * 8; }
-    std::vector<std::uint64_t> words;
-};
 
 template <class Traits, class Sink = memory_sink>
 struct fixture {

@@ -29,9 +29,19 @@ std::uint64_t scaled(std::uint64_t records) {
 #endif
 }
 
+stress_config config(int lanes, std::uint64_t records, unsigned seed) {
+    stress_config c;
+    c.lanes = lanes;
+    c.total_records = records;
+    c.seed = seed;
+    return c;
+}
+
+// Runs one stress case and checks everything; at least one flush per 1000 records.
 template <class Traits>
-void run_and_check(const char* name, stress_config config, std::uint64_t min_flushes) {
+void run_and_check(const char* name, stress_config config) {
     config.total_records = scaled(config.total_records);
+    const std::uint64_t min_flushes = config.total_records / 1000;
     stress_run<Traits> run(config);
     const auto t0 = std::chrono::steady_clock::now();
     const stress_result r = run.run();
@@ -66,48 +76,30 @@ void run_and_check(const char* name, stress_config config, std::uint64_t min_flu
 
 // The headline: 16 threads alive at once on 2 cores, 10^7 records, 64 KiB buffer.
 BOOST_AUTO_TEST_CASE(record_mode_16_threads_futex) {
-    stress_config c;
-    c.lanes = 16;
-    c.total_records = 10000000;
-    run_and_check<boost_futex>("boost+futex", c, scaled(10000000) / 1000);
+    run_and_check<boost_futex>("boost+futex", config(16, 10000000, 1));
 }
 
 BOOST_AUTO_TEST_CASE(record_mode_8_threads_std_atomics) {
-    stress_config c;
-    c.lanes = 8;
-    c.total_records = 1000000;
-    c.seed = 2;
-    run_and_check<std_futex>("std+futex", c, scaled(1000000) / 1000);
+    run_and_check<std_futex>("std+futex", config(8, 1000000, 2));
 }
 
 BOOST_AUTO_TEST_CASE(record_mode_16_threads_spin_yield) {
-    stress_config c;
-    c.lanes = 16;
-    c.total_records = 1000000;
-    c.seed = 3;
-    run_and_check<boost_spin>("boost+spin", c, scaled(1000000) / 1000);
+    run_and_check<boost_spin>("boost+spin", config(16, 1000000, 3));
 }
 
 // Two threads on two cores: the least oversubscribed case, where the flusher and a writer
 // really run at the same time.
 BOOST_AUTO_TEST_CASE(record_mode_2_threads) {
-    stress_config c;
-    c.lanes = 2;
-    c.total_records = 1000000;
-    c.seed = 4;
-    run_and_check<boost_futex>("2 threads", c, scaled(1000000) / 1000);
+    run_and_check<boost_futex>("2 threads", config(2, 1000000, 4));
 }
 
 // A serialized host: one thread at a time under a big lock, as under Valgrind. The flusher
 // never waits for the online count.
 BOOST_AUTO_TEST_CASE(serialized_host_big_lock) {
     std::mutex big_lock;
-    stress_config c;
-    c.lanes = 8;
-    c.total_records = 1000000;
+    stress_config c = config(8, 1000000, 5);
     c.big_lock = &big_lock;
-    c.seed = 5;
-    run_and_check<std_serialized>("serialized", c, scaled(1000000) / 1000);
+    run_and_check<std_serialized>("serialized", c);
 }
 
 // Idle producers (Traits::idle_slots): busy() before each burst, idle() after, and now and
@@ -120,9 +112,5 @@ struct idle_futex : boost_futex {
 } // namespace
 
 BOOST_AUTO_TEST_CASE(idle_producers_16_threads) {
-    stress_config c;
-    c.lanes = 16;
-    c.total_records = 2000000;
-    c.seed = 6;
-    run_and_check<idle_futex>("idle", c, scaled(2000000) / 1000);
+    run_and_check<idle_futex>("idle", config(16, 2000000, 6));
 }
