@@ -74,6 +74,7 @@ struct plugin_state {
     pid_t pid = 0;
     std::vector<std::uint64_t> memory;
     std::unique_ptr<buffer_type> buffer;
+    tracebuf::jit_layout layout{}; // constant for the buffer's life: read once
     std::atomic<bool> tracing{false};
     std::atomic<std::uint32_t> next_insn_seq{0};
     std::mutex threads_mutex;                 // registration and exit only
@@ -93,7 +94,7 @@ std::uint32_t gettid_now() { return static_cast<std::uint32_t>(::syscall(SYS_get
 // Reserves n bytes for the calling (busy) thread, timing the slow path.
 unsigned char* reserve(thread_state* t, std::size_t n) {
     std::uint64_t pos = g.buffer->reserve_fast(n);
-    const tracebuf::jit_layout layout = g.buffer->layout();
+    const tracebuf::jit_layout& layout = g.layout;
     if (pos + n > layout.capacity) {
         const auto t0 = std::chrono::steady_clock::now();
         pos = g.buffer->reserve_slow(t->producer, pos, n);
@@ -310,6 +311,7 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
         qemu_plugin_outs("tracebuf: buffer too small (at least 65536 bytes)\n");
         return -1;
     }
+    g.layout = g.buffer->layout();
     for (unsigned s = 0; s < mt::slots; ++s) g.free_slots[s] = mt::slots - 1 - s; // slot 0 first
     g.free_count = mt::slots;
     g.start = std::chrono::steady_clock::now();
