@@ -48,10 +48,12 @@ void run_and_check(const char* name, stress_config config) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const verifier& v = run.checked();
     const tracebuf::flush_stats s = run.buffer().stats();
-    std::printf("%s: %d lanes, %llu threads, %zu-byte buffer: %llu records (%llu padding), %llu bytes, "
-                "%llu flushes, %llu parks, %.2f s; lost/duplicated/corrupt/reordered: %llu\n",
+    std::printf("%s: %d lanes, %llu threads, %zu-byte buffer%s: %llu records (%llu padding, %llu chunks), "
+                "%llu bytes, %llu flushes, %llu parks, %.2f s; lost/duplicated/corrupt/reordered: %llu\n",
                 name, config.lanes, static_cast<unsigned long long>(r.threads), config.capacity,
+                config.buffering == tracebuf::buffering::double_buffer ? " x 2" : "",
                 static_cast<unsigned long long>(v.records()), static_cast<unsigned long long>(v.padding()),
+                static_cast<unsigned long long>(v.chunks()),
                 static_cast<unsigned long long>(v.bytes()), static_cast<unsigned long long>(v.flushes()),
                 static_cast<unsigned long long>(s.parks), seconds,
                 static_cast<unsigned long long>(v.failures()));
@@ -70,6 +72,16 @@ void run_and_check(const char* name, stress_config config) {
     BOOST_TEST(s.bytes_flushed == v.bytes());
     BOOST_TEST(s.sink_error == 0);
     BOOST_TEST(run.buffer().get_counter().online_count() == 0u);
+    if (config.chunk_bytes != 0) BOOST_TEST(v.chunks() > v.flushes());
+}
+
+stress_config chunked(stress_config c, std::size_t chunk_bytes) {
+    c.chunk_bytes = chunk_bytes;
+    return c;
+}
+stress_config double_buffered(stress_config c) {
+    c.buffering = tracebuf::buffering::double_buffer;
+    return c;
 }
 
 } // namespace
@@ -113,4 +125,38 @@ struct idle_futex : boost_futex {
 
 BOOST_AUTO_TEST_CASE(idle_producers_16_threads) {
     run_and_check<idle_futex>("idle", config(16, 2000000, 6));
+}
+
+// Chunk mode: one reservation per chunk, records placed by plain stores. 1 KiB chunks in a
+// 64 KiB buffer, so that chunks are cut off by offline periods, explicit flushes and large
+// records (which get chunks of their own size) as often as they fill up.
+BOOST_AUTO_TEST_CASE(chunk_mode_16_threads) {
+    run_and_check<boost_futex>("chunk", chunked(config(16, 4000000, 7), 1024));
+}
+
+// Idle threads with open chunks: a flush that takes one over pads the chunk's tail, and the
+// thread starts a new chunk when it is busy again.
+BOOST_AUTO_TEST_CASE(chunk_mode_idle_producers) {
+    run_and_check<idle_futex>("chunk idle", chunked(config(16, 2000000, 9), 2048));
+}
+
+// Double buffering: each flush writes one buffer out after releasing the parked threads,
+// which fill the other meanwhile.
+BOOST_AUTO_TEST_CASE(double_buffer_16_threads) {
+    run_and_check<boost_futex>("double", double_buffered(config(16, 4000000, 10)));
+}
+
+BOOST_AUTO_TEST_CASE(double_buffer_spin_yield) {
+    run_and_check<boost_spin>("double spin", double_buffered(config(16, 1000000, 11)));
+}
+
+BOOST_AUTO_TEST_CASE(double_buffer_serialized_host) {
+    std::mutex big_lock;
+    stress_config c = double_buffered(config(8, 1000000, 12));
+    c.big_lock = &big_lock;
+    run_and_check<std_serialized>("double serialized", c);
+}
+
+BOOST_AUTO_TEST_CASE(chunk_mode_double_buffer_idle_producers) {
+    run_and_check<idle_futex>("chunk+double idle", double_buffered(chunked(config(16, 2000000, 13), 4096)));
 }

@@ -15,6 +15,11 @@
 // moved down by the crossing position, so the parked reservations keep their arrival order
 // at the start of the fresh buffer (flush_barrier.hpp, docs/protocol.md).
 //
+// Double buffering (buffering::double_buffer): the host's memory holds two buffers of equal
+// capacity. A flush swaps them at the barrier and writes the full one out after the parked
+// threads are released (flush_barrier.hpp). The current buffer's address then changes at
+// every flush, so a JIT loads it through jit_layout::current_data.
+//
 // Policies: Traits::atomics. Freestanding; never allocates.
 #ifndef TRACEBUF_ARENA_HPP
 #define TRACEBUF_ARENA_HPP
@@ -29,15 +34,25 @@
 
 namespace tracebuf {
 
+/// How the host's memory is used: one buffer, written out at the barrier while the other
+/// threads wait, or two, one filled while the other is written out.
+enum class buffering : unsigned char { single, double_buffer };
+
 /// What a JIT needs to emit the fast path inline (for example as VEX IR):
 ///   - `position` is the address of the 64-bit position word (a fetch_add target; under a
 ///     serialized host a plain load/add/store of it is enough);
-///   - `data` and `capacity` never change for the life of the arena, across any number of
-///     flushes: only the value of the position word does.
+///   - `capacity` never changes for the life of the arena;
+///   - with buffering::single, `data` never changes either, across any number of flushes:
+///     only the value of the position word does;
+///   - with buffering::double_buffer, `data` is the buffer current when layout() was called;
+///     load `*current_data` after each claim instead (a plain load: it changes only while
+///     no thread is online, and the quiescence counter orders it).
 struct jit_layout {
     void* position;
     unsigned char* data;
     std::uint64_t capacity;
+    unsigned char* const* current_data;
+    bool data_is_constant;
 };
 
 template <class Traits>
@@ -49,16 +64,20 @@ public:
     /// Positions at or above this mean the arena was closed by a final drain.
     static constexpr std::uint64_t closed_position = std::uint64_t{1} << 63;
 
-    /// `memory` must be 8-byte aligned and hold at least Traits::max_reservation bytes;
-    /// a trailing part that is not a multiple of 8 is not used. The arena does not own it.
+    /// `memory` must be 8-byte aligned and hold at least Traits::max_reservation bytes per
+    /// buffer (two with buffering::double_buffer, which splits it in equal halves); a
+    /// trailing part that is not a multiple of 8 is not used. The arena does not own it.
     /// Otherwise status() is errc::bad_arena and every reservation fails.
-    arena(void* memory, std::size_t bytes) noexcept
+    arena(void* memory, std::size_t bytes, buffering mode = buffering::single) noexcept
         : data_(static_cast<unsigned char*>(memory)),
-          capacity_(bytes & ~std::size_t{record_alignment - 1}) {
+          capacity_((mode == buffering::double_buffer ? bytes / 2 : bytes) &
+                    ~std::size_t{record_alignment - 1}) {
         const bool aligned = (reinterpret_cast<std::uintptr_t>(memory) % record_alignment) == 0;
         if (memory == nullptr || !aligned || capacity_ < Traits::max_reservation) {
             capacity_ = 0;
             position_.store(closed_position, atomics::relaxed); // every reservation fails
+        } else if (mode == buffering::double_buffer) {
+            spare_ = data_ + capacity_;
         }
     }
     arena(const arena&) = delete;
@@ -79,9 +98,14 @@ public:
         return pos + n <= capacity_;
     }
 
+    /// The current buffer. With double buffering it changes at each flush, while no thread
+    /// is online: an online thread reads the same value from its claim to its next park.
     unsigned char* data() const noexcept { return data_; }
     std::uint64_t capacity() const noexcept { return capacity_; }
-    jit_layout layout() noexcept { return jit_layout{&position_, data_, capacity_}; }
+    bool double_buffered() const noexcept { return spare_ != nullptr; }
+    jit_layout layout() noexcept {
+        return jit_layout{&position_, data_, capacity_, &data_, spare_ == nullptr};
+    }
 
     /// A racy snapshot of the position, for statistics and tests.
     std::uint64_t position() const noexcept { return position_.load(atomics::relaxed); }
@@ -92,6 +116,14 @@ public:
     std::uint64_t rebase(std::uint64_t base) noexcept {
         // relaxed: no thread is online; the quiescence counter's release publishes it.
         return position_.fetch_sub(base, atomics::relaxed) - base;
+    }
+
+    /// Double buffering: makes the spare buffer current and returns the full one.
+    unsigned char* swap_buffers() noexcept {
+        unsigned char* full = data_;
+        data_ = spare_;
+        spare_ = full;
+        return full;
     }
 
     /// Closes the arena if nothing is pending: returns the end of valid data, or the position
@@ -108,8 +140,11 @@ public:
     }
 
 private:
-    // Read by every reservation: keep them off the position's contended cache line.
+    // Read by every reservation: keep them off the position's contended cache line. data_
+    // and spare_ change only in swap_buffers, by a flusher while no thread is online; the
+    // quiescence counter's acquire/release pairs order that against every reader.
     unsigned char* data_;
+    unsigned char* spare_ = nullptr;
     std::uint64_t capacity_;
     // The class is 64-byte aligned and sized, so the position shares its line with nothing.
     alignas(detail::cache_line_size) typename atomics::template atomic<std::uint64_t> position_{0};

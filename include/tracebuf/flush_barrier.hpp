@@ -21,6 +21,16 @@
 // exist before this flush has moved the space down. No record is split (a reservation is
 // never cut), lost, or written twice.
 //
+// With double buffering (arena.hpp), step 2 becomes: swap the buffers (after waiting until
+// the previous flush's write-out has emptied the spare one: back-pressure), and step 4 comes
+// before the write: the flusher releases the parked threads, then writes the full buffer out
+// (and zeroes it) while they fill the other one, and marks the spare free. Threads stay
+// parked for the barrier, not for the I/O. The flusher counts as online during its
+// write-out: its own claim is the first in the fresh buffer, and the next flush must not
+// read that buffer before the claim is written. So the next flush's quiescence also waits
+// for this write-out (back-pressure when the producers outrun the sink), and write-outs
+// happen one at a time, in flush order.
+//
 // Policies: Traits (atomics, wait), Sink (sink_*.hpp):
 //   int write(const void* data, std::size_t size) noexcept;
 //       // 0, or a positive errno-style code; called by one flusher at a time, size > 0
@@ -100,10 +110,13 @@ public:
     /// no producer is running (QEMU's atexit, Valgrind's fini, after joining threads).
     /// Returns errc::busy, and writes nothing, if a flush was nevertheless pending.
     errc drain() noexcept {
+        // acquire: pairs with the release store in finish_write_out: the last write-out, and
+        // its sink error, happened before.
+        if (write_out_pending_.load(atomics::acquire) != 0) return errc::busy;
         const std::uint64_t end = arena_.try_close();
         if (end >= arena_type::closed_position) return errc::closed;
         if (end > arena_.capacity()) return errc::busy;
-        write_out(end);
+        write_out(arena_.data(), end);
         return sink_error_.load(atomics::relaxed) != 0 ? errc::sink_failed : errc::ok;
     }
 
@@ -156,28 +169,64 @@ private:
     void lead(std::uint64_t end, std::uint64_t base) noexcept {
         if constexpr (serialized_host) {
             // Only this thread runs, and no other thread is between a reservation and the
-            // end of its write: the buffer is complete now, and nobody is parked.
-            write_out(end);
+            // end of its write: the buffer is complete now, and nobody is parked. Double
+            // buffering gains nothing here (nobody could fill the other buffer meanwhile).
+            write_out(arena_.data(), end);
             arena_.rebase(base);
         } else {
-            counter_.await_quiescence();
-            write_out(end);
-            // relaxed: published by counter_.release (release), acquired by the parked threads.
-            handoff_base_.store(base, atomics::relaxed);
+            counter_.await_quiescence([this](std::uint64_t offset, std::uint64_t bytes) noexcept {
+                // An idle thread's unwritten chunk tail, taken over with the thread.
+                write_padding(arena_.data() + offset, bytes, Traits::max_record_size);
+            });
+            if (!arena_.double_buffered()) {
+                write_out(arena_.data(), end);
+                // relaxed: published by counter_.release (release), acquired by the parked threads.
+                handoff_base_.store(base, atomics::relaxed);
+                arena_.rebase(base);
+                counter_.release(counter_.take_parked() + 1);
+                return;
+            }
+            await_spare_buffer();
+            unsigned char* const full = arena_.swap_buffers();
+            // relaxed: written while FLUSHING is set; the next flusher came online through the
+            // release below (or later), so it reads 1 or the value finish_write_out stored.
+            write_out_pending_.store(1, atomics::relaxed);
+            handoff_base_.store(base, atomics::relaxed); // as above
             arena_.rebase(base);
             counter_.release(counter_.take_parked() + 1);
+            write_out(full, end);
+            finish_write_out();
         }
     }
 
-    void write_out(std::uint64_t end) noexcept {
+    // Double buffering, at the barrier: the spare buffer must be empty. The previous
+    // flusher counted as online until its write-out was done, so quiescence implies that it
+    // is; the flag states it explicitly, and drain() checks it.
+    void await_spare_buffer() noexcept {
+        for (;;) {
+            // acquire: pairs with the release store in finish_write_out: the spare buffer's
+            // zeroing, and the sink's state, happen before this flush uses them.
+            const std::uint32_t pending = write_out_pending_.load(atomics::acquire);
+            if (pending == 0) return;
+            Traits::wait::wait(write_out_pending_, pending);
+        }
+    }
+
+    void finish_write_out() noexcept {
+        // release: pairs with the acquire loads in await_spare_buffer and drain.
+        write_out_pending_.store(0, atomics::release);
+        Traits::wait::notify_all(write_out_pending_);
+    }
+
+    void write_out(unsigned char* data, std::uint64_t end) noexcept {
         if (end == 0) return;
-        const int err = sink_.write(arena_.data(), static_cast<std::size_t>(end));
+        const int err = sink_.write(data, static_cast<std::size_t>(end));
         if (err != 0 && sink_error_.load(atomics::relaxed) == 0)
             sink_error_.store(static_cast<std::uint32_t>(err), atomics::relaxed);
-        // relaxed: statistics; one flusher at a time writes them.
+        // relaxed: statistics; one write-out at a time writes them.
         flushes_.store(flushes_.load(atomics::relaxed) + 1, atomics::relaxed);
         bytes_flushed_.store(bytes_flushed_.load(atomics::relaxed) + end, atomics::relaxed);
-        if constexpr (Traits::zero_after_flush) __builtin_memset(arena_.data(), 0, end);
+        if constexpr (Traits::zero_after_flush) __builtin_memset(data, 0, end);
     }
 
     // reserve_slow by a producer that is not online (a host bug, seen only on the JIT path,
@@ -205,6 +254,7 @@ private:
     atomic<std::uint64_t> bytes_flushed_{0};
     atomic<std::uint64_t> parks_{0};
     atomic<std::uint32_t> sink_error_{0};
+    atomic<std::uint32_t> write_out_pending_{0}; // double buffering: the spare buffer is full
 };
 
 } // namespace tracebuf

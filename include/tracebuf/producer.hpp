@@ -32,11 +32,15 @@ public:
     constexpr producer_state state() const noexcept { return state_; }
     /// The error of the last call on this producer that failed (errc::ok if none did).
     constexpr errc last_error() const noexcept { return last_error_; }
+    /// Whether the last busy() found that a flusher had counted this producer offline while
+    /// it was idle (and covered its open range with padding: see quiescence_counter::idle).
+    constexpr bool taken_over() const noexcept { return taken_over_; }
 
 private:
     template <class> friend class quiescence_counter;
     template <class, class> friend class flush_barrier;
     template <class, class> friend class trace_buffer;
+    template <class> friend class chunk_writer;
 
     static constexpr std::uint16_t no_slot = 0xffff;
 
@@ -51,6 +55,7 @@ private:
     errc last_error_ = errc::ok;
     std::uint16_t slot_ = no_slot; // its idle slot, when Traits::idle_slots > 0
     producer_state state_ = producer_state::unregistered;
+    bool taken_over_ = false;
 };
 
 } // namespace tracebuf

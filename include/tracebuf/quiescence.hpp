@@ -129,15 +129,19 @@ public:
     /// by the host for any length of time without a hook. It still counts as online, but a
     /// flusher that is waiting may count it offline on its behalf. Never waits; one exchange
     /// on the thread's own cache line, plus a wake-up of the flusher if one is waiting.
-    /// Precondition: `p` is online, and its reservations are written.
-    errc idle(producer& p) noexcept {
+    /// `open_offset`, `open_bytes` (multiples of 8, open_bytes <= Traits::max_reservation):
+    /// a range of the current buffer that this thread reserved and has not written yet (the
+    /// rest of a chunk: chunk_writer.hpp). A flusher that takes the thread over covers it
+    /// with padding; busy() then reports taken_over(). Precondition: `p` is online, and its
+    /// reservations are written except for the open range.
+    errc idle(producer& p, std::uint64_t open_offset = 0, std::uint64_t open_bytes = 0) noexcept {
         static_assert(idle_slots > 0, "idle() needs Traits::idle_slots > 0");
         if (p.state_ != producer_state::online) return p.refuse(errc::not_online);
         // seq_cst: publishes this thread's records (release, acquired by the flusher's CAS in
         // take_idle_producers) and, with the load below, forms a Dekker pair with the
         // flusher's WAITING RMW and its scan: either the scan sees this slot idle, or this
         // load sees WAITING and nudges the flusher awake.
-        slots_[p.slot_].state.exchange(slot_idle, atomics::seq_cst);
+        slots_[p.slot_].state.exchange(idle_word(open_offset, open_bytes), atomics::seq_cst);
         if (state_.load(atomics::seq_cst) & waiting_bit) {
             // The toggle changes the word, so a flusher about to sleep on the old value
             // cannot miss this wake-up.
@@ -150,16 +154,39 @@ public:
 
     /// Marks the calling thread busy again, at the start of a callback, before it reserves.
     /// If a flusher counted it offline meanwhile, comes back online as go_online does
-    /// (waiting for that flush to end). Precondition: `p` is idle.
+    /// (waiting for that flush to end) and sets p.taken_over(): its open range is gone.
+    /// Precondition: `p` is idle.
     errc busy(producer& p) noexcept {
         static_assert(idle_slots > 0, "busy() needs Traits::idle_slots > 0");
         if (p.state_ != producer_state::idle) return p.refuse(errc::already_online);
         // relaxed: if the slot was still idle, this thread never stopped counting as online
         // and no flush can have happened; if it was taken, enter_online acquires.
-        if (slots_[p.slot_].state.exchange(slot_online, atomics::relaxed) == slot_taken)
-            enter_online();
+        const std::uint64_t was = slots_[p.slot_].state.exchange(slot_online, atomics::relaxed);
+        p.taken_over_ = (was & slot_state_mask) == slot_taken;
+        if (p.taken_over_) enter_online();
         p.state_ = producer_state::online;
         return errc::ok;
+    }
+
+    /// busy() without waiting: if no flusher took the idle thread over, makes it busy and
+    /// returns true (its open range is still its own); otherwise returns false and leaves it
+    /// idle and taken (it may go offline or unregister from there). For a thread that wants
+    /// to close its open range before it goes offline. Precondition: `p` is idle.
+    bool reclaim_idle(producer& p) noexcept {
+        static_assert(idle_slots > 0, "reclaim_idle() needs Traits::idle_slots > 0");
+        if (p.state_ != producer_state::idle) return false;
+        std::uint64_t expected = slots_[p.slot_].state.load(atomics::relaxed);
+        // relaxed: while the slot is idle the thread counts as online and no flush has run;
+        // the CAS only decides the race with a take-over.
+        while ((expected & slot_state_mask) == slot_idle) {
+            if (slots_[p.slot_].state.compare_exchange_weak(expected, slot_online, atomics::relaxed,
+                                                            atomics::relaxed)) {
+                p.taken_over_ = false;
+                p.state_ = producer_state::online;
+                return true;
+            }
+        }
+        return false;
     }
 
     // ---- The flush barrier's side (flush_barrier.hpp) -------------------------------------
@@ -179,7 +206,13 @@ public:
 
     /// The flusher stops counting as online and waits until no thread is online; then it
     /// owns the buffer (FLUSHING is set) until release(). Not for serialized hosts.
+    /// `close_open_range(offset, bytes)` is called for each idle thread it takes over that
+    /// left a range open (see idle); it must cover the range with padding.
     void await_quiescence() noexcept {
+        await_quiescence([](std::uint64_t, std::uint64_t) noexcept {});
+    }
+    template <class CloseOpenRange>
+    void await_quiescence(CloseOpenRange&& close_open_range) noexcept {
         static_assert(!serialized_host, "a serialized host never waits for quiescence");
         // relaxed: the flusher publishes nothing to itself.
         std::uint32_t s = state_.fetch_sub(1, atomics::relaxed) - 1;
@@ -202,7 +235,7 @@ public:
                 s |= waiting_bit;
             }
             if constexpr (idle_slots > 0) {
-                if (const std::uint32_t taken = take_idle_producers()) {
+                if (const std::uint32_t taken = take_idle_producers(close_open_range)) {
                     // relaxed: each taken producer's records were acquired by its slot CAS.
                     s = state_.fetch_sub(taken, atomics::relaxed) - taken;
                     continue;
@@ -248,15 +281,27 @@ public:
 private:
     // A producer's slot: what a flusher may know about it. free -> online on registration;
     // online <-> idle by the thread; idle -> taken by a flusher (counted offline on its
-    // behalf); taken -> online by busy(), which then counts itself in.
-    static constexpr std::uint32_t slot_free = 0;
-    static constexpr std::uint32_t slot_online = 1;
-    static constexpr std::uint32_t slot_idle = 2;
-    static constexpr std::uint32_t slot_taken = 3;
-    static constexpr std::uint32_t slot_offline = 4;
+    // behalf); taken -> online by busy(), which then counts itself in. An idle word also
+    // carries the thread's open range: bits 3..47 its offset (a multiple of 8), bits 48..63
+    // its length in 8-byte units. One word, so the flusher's CAS takes over exactly the
+    // range it read.
+    static constexpr std::uint64_t slot_free = 0;
+    static constexpr std::uint64_t slot_online = 1;
+    static constexpr std::uint64_t slot_idle = 2;
+    static constexpr std::uint64_t slot_taken = 3;
+    static constexpr std::uint64_t slot_offline = 4;
+    static constexpr std::uint64_t slot_state_mask = 7;
+    static constexpr int open_units_shift = 48;
+    static constexpr std::uint64_t open_offset_mask = ((std::uint64_t{1} << open_units_shift) - 1) & ~slot_state_mask;
+    static_assert(idle_slots == 0 || Traits::max_reservation / 8 < (std::uint64_t{1} << 16),
+                  "an open range (at most max_reservation) must fit the idle word");
+
+    static constexpr std::uint64_t idle_word(std::uint64_t offset, std::uint64_t bytes) noexcept {
+        return slot_idle | (offset & open_offset_mask) | ((bytes / 8) << open_units_shift);
+    }
 
     struct alignas(detail::cache_line_size) idle_slot {
-        atomic<std::uint32_t> state{slot_free};
+        atomic<std::uint64_t> state{slot_free};
     };
 
     static errc fail(producer& p, errc e) noexcept {
@@ -266,7 +311,7 @@ private:
 
     bool claim_slot(producer& p) noexcept {
         for (std::uint32_t i = 0; i < idle_slots; ++i) {
-            std::uint32_t expected = slot_free;
+            std::uint64_t expected = slot_free;
             // relaxed: the slot only tells a flusher whether it may take the producer over,
             // and an online slot is never taken.
             if (slots_[i].state.compare_exchange_strong(expected, slot_online, atomics::relaxed,
@@ -280,32 +325,37 @@ private:
 
     // Moves p's slot (if any) to `to` and says whether p still counted as online, i.e.
     // whether the caller must leave_online(): not if a flusher took it over while idle.
-    bool leave_slot(producer& p, std::uint32_t to) noexcept {
+    bool leave_slot(producer& p, std::uint64_t to) noexcept {
         const bool counted =
             p.state_ == producer_state::online || p.state_ == producer_state::idle;
         if constexpr (idle_slots > 0) {
             if (p.slot_ < idle_slots) { // no_slot (0xffff) is never below
                 // acq_rel: one RMW decides the race with a flusher's take-over; if it was
                 // taken, the flusher already counted this thread out.
-                const std::uint32_t was = slots_[p.slot_].state.exchange(to, atomics::acq_rel);
-                return counted && was != slot_taken;
+                const std::uint64_t was = slots_[p.slot_].state.exchange(to, atomics::acq_rel);
+                return counted && (was & slot_state_mask) != slot_taken;
             }
         }
         return counted;
     }
 
-    // The flusher, waiting with WAITING set: counts every idle producer offline.
-    std::uint32_t take_idle_producers() noexcept {
+    // The flusher, waiting with WAITING set: counts every idle producer offline, and closes
+    // the open range each one left.
+    template <class CloseOpenRange>
+    std::uint32_t take_idle_producers(CloseOpenRange& close_open_range) noexcept {
         std::uint32_t taken = 0;
         for (std::uint32_t i = 0; i < idle_slots; ++i) {
             // seq_cst load: the Dekker pair with idle() (after the WAITING RMW).
-            std::uint32_t expected = slots_[i].state.load(atomics::seq_cst);
+            std::uint64_t expected = slots_[i].state.load(atomics::seq_cst);
             // acquire: pairs with the seq_cst exchange in idle(): the producer's records are
-            // visible to the flush.
-            if (expected == slot_idle &&
+            // visible to the flush. The CAS compares the whole word, open range included.
+            if ((expected & slot_state_mask) == slot_idle &&
                 slots_[i].state.compare_exchange_strong(expected, slot_taken, atomics::acquire,
-                                                        atomics::relaxed))
+                                                        atomics::relaxed)) {
                 ++taken;
+                const std::uint64_t bytes = (expected >> open_units_shift) * 8;
+                if (bytes != 0) close_open_range(expected & open_offset_mask, bytes);
+            }
         }
         return taken;
     }

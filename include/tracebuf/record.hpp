@@ -25,7 +25,22 @@ inline constexpr std::size_t record_length_limit = 0xffff;
 namespace tags {
 /// Fills the bytes of a reservation that the host chose not to use (see write_padding).
 inline constexpr std::uint16_t padding = 0xffff;
+/// Starts a chunk (chunk_writer.hpp): payload chunk_header.
+inline constexpr std::uint16_t chunk = 0xfffe;
 } // namespace tags
+
+/// The payload of a tags::chunk record. A chunk is `bytes` bytes from the start of this
+/// record: its records all belong to the thread (pid, tid), which wrote them in order, and
+/// `sequence` numbers that thread's chunks from 0. Packed: since the payload starts 4 bytes
+/// into the record, every field sits at its natural alignment in the arena. Copy it in and
+/// out with memcpy.
+struct __attribute__((packed)) chunk_header {
+    std::uint32_t pid;
+    std::uint32_t tid;
+    std::uint32_t bytes;
+    std::uint64_t sequence;
+};
+static_assert(sizeof(chunk_header) == 20, "packed: 3 x u32 + u64");
 
 struct record_header {
     std::uint16_t tag;

@@ -46,9 +46,17 @@ public:
     /// caller keeps it alive) and writes full buffers to `sink`. Zero-fills the memory first
     /// unless `memory_is_zeroed` (fresh mmap or static memory is). Check status().
     trace_buffer(void* memory, std::size_t bytes, Sink sink, bool memory_is_zeroed = false) noexcept
-        : sink_(static_cast<Sink&&>(sink)), arena_(memory, bytes), barrier_(arena_, counter_, sink_) {
+        : trace_buffer(memory, bytes, static_cast<Sink&&>(sink), buffering::single, memory_is_zeroed) {}
+
+    /// The same, choosing the buffering: with buffering::double_buffer the memory is split
+    /// into two buffers of bytes / 2, and a flush writes one out while the other fills
+    /// (flush_barrier.hpp).
+    trace_buffer(void* memory, std::size_t bytes, Sink sink, buffering mode,
+                 bool memory_is_zeroed = false) noexcept
+        : sink_(static_cast<Sink&&>(sink)), arena_(memory, bytes, mode),
+          barrier_(arena_, counter_, sink_) {
         if (arena_.status() == errc::ok && !memory_is_zeroed)
-            __builtin_memset(arena_.data(), 0, arena_.capacity());
+            __builtin_memset(arena_.data(), 0, arena_.capacity() * (arena_.double_buffered() ? 2 : 1));
     }
     trace_buffer(const trace_buffer&) = delete;
     trace_buffer& operator=(const trace_buffer&) = delete;
@@ -63,8 +71,17 @@ public:
     errc go_offline(producer& p) noexcept { return counter_.go_offline(p); }
     errc go_online(producer& p) noexcept { return counter_.go_online(p); }
     /// Between callbacks, with Traits::idle_slots > 0: see quiescence_counter::idle/busy.
-    errc idle(producer& p) noexcept { return counter_.idle(p); }
+    /// `open` and `open_bytes`: a reserved range of this thread's that it has not written
+    /// yet (a chunk's tail, for chunk_writer); a flush that takes the idle thread over pads
+    /// it, and the next busy() sets p.taken_over().
+    errc idle(producer& p, const unsigned char* open = nullptr, std::size_t open_bytes = 0) noexcept {
+        return counter_.idle(p, open_bytes == 0 ? 0 : static_cast<std::uint64_t>(open - arena_.data()),
+                             open_bytes);
+    }
     errc busy(producer& p) noexcept { return counter_.busy(p); }
+    /// From idle: becomes busy without waiting and returns true, unless a flush took the
+    /// thread over (then false, and it stays idle). See quiescence_counter::reclaim_idle.
+    bool reclaim_idle(producer& p) noexcept { return counter_.reclaim_idle(p); }
 
     // ---- Reservations ----------------------------------------------------------------------
 
@@ -117,10 +134,11 @@ public:
     // ---- For a JIT host: the fast path inline, the slow path as a helper ------------------
 
     /// Where the position word, the buffer and its capacity live (constant for the life of
-    /// the buffer; only the position's value changes). Emit:
+    /// the buffer; only the position's value changes - and, with double buffering, which
+    /// buffer is current: see jit_layout). Emit:
     ///     pos = fetch_add(*layout.position, n);
     ///     if (pos + n > layout.capacity) pos = reserve_slow(p, pos, n);
-    ///     write the records at layout.data + pos
+    ///     write the records at layout.data + pos   (double buffering: *layout.current_data + pos)
     /// n must be a multiple of 8 in [8, Traits::max_reservation]; nothing checks it here.
     jit_layout layout() noexcept { return arena_.layout(); }
     TRACEBUF_FORCEINLINE std::uint64_t reserve_fast(std::uint64_t n) noexcept {

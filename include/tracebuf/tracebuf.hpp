@@ -12,6 +12,7 @@
 
 #include <tracebuf/atomics_boost.hpp>
 #include <tracebuf/atomics_std.hpp>
+#include <tracebuf/chunk_writer.hpp>
 #include <tracebuf/detail/config.hpp>
 #include <tracebuf/errc.hpp>
 #include <tracebuf/memtrace.hpp>

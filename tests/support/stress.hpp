@@ -8,6 +8,11 @@
 // body byte-exact, checksum right, seq == the thread's next (per-thread order, nothing
 // lost or doubled in between); and that no two flushes overlap. At the end: every thread's
 // last seq equals what it wrote (exactly once).
+//
+// Chunk mode (stress_config::chunk_bytes): the threads write through chunk_writers, and the
+// verifier also checks that every record lies in a chunk of its own thread, that each chunk
+// is whole inside one flush, and that each thread's chunk sequence numbers follow each
+// other. Double buffering (stress_config::buffering) changes nothing the verifier sees.
 #ifndef TRACEBUF_TESTS_STRESS_HPP
 #define TRACEBUF_TESTS_STRESS_HPP
 
@@ -75,7 +80,8 @@ inline void write_stress_record(unsigned char* at, std::size_t payload_size, std
 
 class verifier {
 public:
-    explicit verifier(std::size_t max_threads) : next_seq_(max_threads, 0) {}
+    explicit verifier(std::size_t max_threads, bool chunked = false)
+        : next_seq_(max_threads, 0), next_chunk_(max_threads, 0), chunked_(chunked) {}
 
     static int sink_write(void* self, const void* data, std::size_t size) {
         return static_cast<verifier*>(self)->check_flush(static_cast<const unsigned char*>(data), size);
@@ -86,10 +92,28 @@ public:
         ++flushes_;
         bytes_ += size;
         std::vector<unsigned char> expect(4096);
+        std::size_t chunk_end = 0;          // chunk mode: the open chunk in this flush
+        std::uint32_t chunk_owner = 0;
         const tracebuf::scan_result r = tracebuf::scan_records(data, size, 4096,
-            [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t) {
+            [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
                 if (tag == tracebuf::tags::padding) {
                     ++padding_;
+                    return;
+                }
+                if (tag == tracebuf::tags::chunk) {
+                    if (!chunked_ || n != sizeof(tracebuf::chunk_header)) return fail("unexpected chunk record");
+                    if (offset < chunk_end) return fail("chunk inside a chunk");
+                    tracebuf::chunk_header h;
+                    std::memcpy(&h, payload, sizeof h);
+                    if (h.tid >= next_chunk_.size() || h.pid != stress_tag) return fail("bad chunk owner");
+                    if (h.sequence != next_chunk_[h.tid])
+                        return fail("thread " + std::to_string(h.tid) + ": chunk " + std::to_string(h.sequence) +
+                                    ", expected " + std::to_string(next_chunk_[h.tid]));
+                    ++next_chunk_[h.tid];
+                    chunk_end = offset + h.bytes;
+                    chunk_owner = h.tid;
+                    if (chunk_end > size) return fail("chunk cut by a flush");
+                    ++chunks_;
                     return;
                 }
                 if (tag != stress_tag || n < stress_fixed) return fail("foreign record");
@@ -98,6 +122,8 @@ public:
                 std::memcpy(&seq, payload + 4, 4);
                 std::memcpy(&sum, payload + 8, 4);
                 if (thread >= next_seq_.size()) return fail("thread id out of range");
+                if (chunked_ && (offset >= chunk_end || thread != chunk_owner))
+                    return fail("record of thread " + std::to_string(thread) + " outside its chunk");
                 if (seq != next_seq_[thread])
                     return fail("thread " + std::to_string(thread) + ": seq " + std::to_string(seq) +
                                 ", expected " + std::to_string(next_seq_[thread]));
@@ -122,6 +148,7 @@ public:
     std::uint64_t flushes() const { return flushes_; }
     std::uint64_t bytes() const { return bytes_; }
     std::uint64_t padding() const { return padding_; }
+    std::uint64_t chunks() const { return chunks_; }
     std::uint32_t next_seq(std::size_t thread) const { return next_seq_[thread]; }
     std::uint64_t failures() const { return failures_; }
     const std::string& first_failure() const { return first_failure_; }
@@ -134,8 +161,10 @@ private:
     // Touched only by the flusher of the moment; flushes are ordered by the protocol
     // (and in_flush_ detects it if they are not).
     std::vector<std::uint32_t> next_seq_;
+    std::vector<std::uint64_t> next_chunk_;
+    bool chunked_;
     std::atomic<bool> in_flush_{false};
-    std::uint64_t records_ = 0, flushes_ = 0, bytes_ = 0, padding_ = 0, failures_ = 0;
+    std::uint64_t records_ = 0, flushes_ = 0, bytes_ = 0, padding_ = 0, chunks_ = 0, failures_ = 0;
     std::string first_failure_;
 };
 
@@ -150,6 +179,8 @@ struct stress_config {
     // Serialized host: a big lock around everything a thread does with the buffer, as
     // Valgrind runs one thread at a time.
     std::mutex* big_lock = nullptr;
+    std::size_t chunk_bytes = 0;        // > 0: chunk mode, chunks of this size
+    tracebuf::buffering buffering = tracebuf::buffering::single; // capacity is per buffer
     unsigned seed = 1;
 };
 
@@ -169,9 +200,10 @@ public:
     explicit stress_run(const stress_config& c)
         : config_(c),
           max_threads_(static_cast<std::size_t>(c.total_records / (c.records_per_thread / 2) + 2 * static_cast<std::uint64_t>(c.lanes) + 2)),
-          verifier_(max_threads_),
-          memory_(c.capacity / 8),
-          buffer_(memory_.data(), c.capacity, tracebuf::callback_sink(&verifier::sink_write, &verifier_)),
+          verifier_(max_threads_, c.chunk_bytes != 0),
+          memory_(buffers(c) * c.capacity / 8),
+          buffer_(memory_.data(), buffers(c) * c.capacity,
+                  tracebuf::callback_sink(&verifier::sink_write, &verifier_), c.buffering),
           written_(max_threads_) {}
 
     stress_result run() {
@@ -196,6 +228,10 @@ public:
     const buffer_type& buffer() const { return buffer_; }
 
 private:
+    static std::size_t buffers(const stress_config& c) {
+        return c.buffering == tracebuf::buffering::double_buffer ? 2 : 1;
+    }
+
     // One lane keeps one producer thread alive at a time: as each exits, the next starts,
     // so threads are created and exit while the other lanes' flushes run.
     void lane() {
@@ -218,39 +254,69 @@ private:
         std::mutex* m_;
     };
 
-    void produce(std::uint32_t id, std::uint32_t count) {
-        splitmix g{(std::uint64_t{config_.seed} << 32) ^ (std::uint64_t{id} * 7919)};
+    // How a thread writes: straight into the buffer (record mode) or through a chunk_writer.
+    struct direct_writer {
+        buffer_type& buffer;
         tracebuf::producer p;
+        tracebuf::errc register_thread() { return buffer.register_thread(p); }
+        tracebuf::errc unregister_thread() { return buffer.unregister_thread(p); }
+        tracebuf::errc go_offline() { return buffer.go_offline(p); }
+        tracebuf::errc go_online() { return buffer.go_online(p); }
+        tracebuf::errc idle() { return buffer.idle(p); }
+        tracebuf::errc busy() { return buffer.busy(p); }
+        tracebuf::errc flush() { return buffer.flush(p); }
+        unsigned char* reserve(std::size_t n) { return buffer.reserve(p, n); }
+        tracebuf::errc last_error() const { return p.last_error(); }
+    };
+    using chunked_writer = tracebuf::chunk_writer<buffer_type>;
+
+    void produce(std::uint32_t id, std::uint32_t count) {
+        if constexpr (!Traits::wait::serialized_host) { // chunk mode needs parallel threads
+            if (config_.chunk_bytes != 0) {
+                chunked_writer w(buffer_, config_.chunk_bytes, stress_tag, id);
+                return produce_with(w, id, count);
+            }
+        }
+        direct_writer w{buffer_, {}};
+        produce_with(w, id, count);
+    }
+
+    template <class Writer>
+    void produce_with(Writer& w, std::uint32_t id, std::uint32_t count) {
+        splitmix g{(std::uint64_t{config_.seed} << 32) ^ (std::uint64_t{id} * 7919)};
         {
             maybe_locked lock(config_.big_lock);
-            check(buffer_.register_thread(p), "register");
+            check(w.register_thread(), "register");
         }
         std::uint32_t seq = 0;
-        if constexpr (Traits::idle_slots > 0) check(buffer_.idle(p), "idle");
+        if constexpr (Traits::idle_slots > 0) check(w.idle(), "idle");
         while (seq < count) {
             maybe_locked lock(config_.big_lock);
-            if constexpr (Traits::idle_slots > 0) check(buffer_.busy(p), "busy");
+            if constexpr (Traits::idle_slots > 0) check(w.busy(), "busy");
             // A burst of records per lock hold, like a run of superblocks.
             for (int burst = 0; burst < 16 && seq < count; ++burst) {
                 const std::uint32_t batch = config_.batches && g.below(5) == 0
                     ? static_cast<std::uint32_t>(2 + g.below(7)) : 1;
-                write_batch(p, g, id, seq, std::min(batch, count - seq));
+                write_batch(w, g, id, seq, std::min(batch, count - seq));
                 seq += std::min(batch, count - seq);
                 written_[id].store(seq, std::memory_order_relaxed);
                 if (config_.explicit_flushes && g.below(4096) == 0)
-                    check(buffer_.flush(p), "flush");
-                if (config_.offline_periods && g.below(256) == 0) offline_period(p, g);
+                    check(w.flush(), "flush");
+                if (config_.offline_periods && g.below(256) == 0) offline_period(w, g);
             }
             if constexpr (Traits::idle_slots > 0) {
-                check(buffer_.idle(p), "idle");
+                check(w.idle(), "idle");
                 if (g.below(64) == 0) { // stopped by the host while idle
                     const timespec ts{0, static_cast<long>(1000 * g.below(300))};
                     ::nanosleep(&ts, nullptr);
+                } else if (config_.offline_periods && g.below(8) == 0) { // offline straight from idle
+                    offline_period(w, g);
+                    check(w.idle(), "idle");
                 }
             }
         }
         maybe_locked lock(config_.big_lock);
-        check(buffer_.unregister_thread(p), "unregister");
+        check(w.unregister_thread(), "unregister");
     }
 
     static std::size_t random_payload(splitmix& g) {
@@ -259,8 +325,8 @@ private:
         return static_cast<std::size_t>(stress_fixed + g.below(top - stress_fixed + 1));
     }
 
-    void write_batch(tracebuf::producer& p, splitmix& g, std::uint32_t id, std::uint32_t seq,
-                     std::uint32_t records) {
+    template <class Writer>
+    void write_batch(Writer& w, splitmix& g, std::uint32_t id, std::uint32_t seq, std::uint32_t records) {
         std::size_t sizes[8];
         std::size_t total = 0;
         for (std::uint32_t i = 0; i < records; ++i) {
@@ -269,8 +335,8 @@ private:
         }
         // Sometimes reserve more than the records need and pad the rest.
         const std::size_t spare = records > 1 && g.below(4) == 0 ? 8 * (1 + g.below(8)) : 0;
-        unsigned char* at = buffer_.reserve(p, total + spare);
-        if (at == nullptr) return check(p.last_error(), "reserve");
+        unsigned char* at = w.reserve(total + spare);
+        if (at == nullptr) return check(w.last_error(), "reserve");
         for (std::uint32_t i = 0; i < records; ++i) {
             write_stress_record(at, sizes[i], id, seq + i);
             at += tracebuf::record_footprint(sizes[i]);
@@ -278,8 +344,9 @@ private:
         if (spare != 0) tracebuf::write_padding(at, spare, Traits::max_record_size);
     }
 
-    void offline_period(tracebuf::producer& p, splitmix& g) {
-        check(buffer_.go_offline(p), "go_offline");
+    template <class Writer>
+    void offline_period(Writer& w, splitmix& g) {
+        check(w.go_offline(), "go_offline");
         const std::uint64_t what = g.below(100);
         if (config_.big_lock) config_.big_lock->unlock(); // a blocked thread lets others run
         if (what < 30) {
@@ -292,7 +359,7 @@ private:
             ::nanosleep(&ts, nullptr);
         }
         if (config_.big_lock) config_.big_lock->lock();
-        check(buffer_.go_online(p), "go_online");
+        check(w.go_online(), "go_online");
     }
 
     void check(tracebuf::errc e, const char* what) {
