@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Turns tracebuf_bench's JSON output into docs: a markdown report and SVG plots.
 
-    report.py RESULTS.json OUT_DIR
+    report.py RESULTS.json [MORE.json ...] OUT_DIR
+
+Several JSON files are merged (scripts/bench.sh runs the flush-stall benchmarks apart, longer).
 
 Writes OUT_DIR/results.md (tables per scenario, the issue's target ratios) and
 OUT_DIR/throughput-<size>-<buffer>.svg (records per second against threads, one line per
@@ -16,9 +18,9 @@ import sys
 
 COLORS = {
     "private": "#2ca02c", "batch8": "#1f77b4", "record": "#d62728", "fetch_add": "#ff7f0e",
-    "moodycamel": "#9467bd", "mutex": "#7f7f7f",
+    "moodycamel": "#9467bd", "mutex": "#7f7f7f", "chunk": "#17becf", "chunk_zeroed": "#bcbd22",
 }
-THROUGHPUT = ["private", "batch8", "record", "fetch_add", "moodycamel", "mutex"]
+THROUGHPUT = ["private", "chunk", "chunk_zeroed", "batch8", "record", "fetch_add", "moodycamel", "mutex"]
 
 
 def load(path):
@@ -98,10 +100,12 @@ def svg_plot(series, title, path):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     context, rows = load(sys.argv[1])
-    out_dir = sys.argv[2]
+    for extra in sys.argv[2:-1]:
+        rows.update(load(extra)[1])
+    out_dir = sys.argv[-1]
     os.makedirs(out_dir, exist_ok=True)
     threads = sorted({t for (_, _, t) in rows})
     md = ["# tracebuf_bench results", "",
@@ -144,6 +148,17 @@ def main():
             v = "%s/%s" % (size, buf)
             vals = [ratio(rate(rows, "batch8", v, t), rate(rows, "mutex", v, t)) for t in threads]
             md.append("| batch8 ÷ mutex, %s %s (≥ 2.5 at 2 thr) | %s |" % (size, buf, " | ".join(fmt(x, 1, 2) for x in vals)))
+    for size in ("16B", "24B"):
+        v = "%s/big" % size
+        vals = [ratio(rate(rows, "chunk", v, t), rate(rows, "private", v, t)) for t in threads]
+        md.append("| chunk ÷ private, %s big (≥ 0.85 at 2, 4 thr) | %s |" % (size, " | ".join(fmt(x, 1, 2) for x in vals)))
+        vals = [ratio(rate(rows, "chunk_zeroed", v, t), rate(rows, "private", v, t)) for t in threads]
+        md.append("| chunk_zeroed ÷ private, %s big | %s |" % (size, " | ".join(fmt(x, 1, 2) for x in vals)))
+        vals = [ratio(rate(rows, "chunk", v, t), rate(rows, "mutex", v, t)) for t in threads]
+        md.append("| chunk ÷ mutex, %s big (≥ 10 at 2, 4 thr) | %s |" % (size, " | ".join(fmt(x, 1, 1) for x in vals)))
+    vals = [ratio(rate(rows, "stall", "record/64MiB", t, "p99_us"), rate(rows, "stall", "double/64MiB", t, "p99_us"))
+            for t in threads]
+    md.append("| p99 parked, inline ÷ double, 64 MiB file (≥ 20 at 4 thr) | %s |" % " | ".join(fmt(x, 1, 1) for x in vals))
     vals = [ratio(rate(rows, "syscall", "tracebuf", t), rate(rows, "syscall", "urcu_qsbr", t)) for t in threads]
     md.append("| syscall pairs/s, tracebuf ÷ urcu_qsbr (≥ 1.0 at 1, 2 thr) | %s |" % " | ".join(fmt(x, 1, 2) for x in vals))
     md.append("")
@@ -158,15 +173,21 @@ def main():
     md.append("")
 
     md += ["## Flush stall", "",
-           "Time a thread spends in the slow path per flush — parked, or flushing a 16 MiB buffer to a "
-           "file — while all threads write 24-byte records.", "",
-           "| threads | slow paths | flushes | p50 µs | p99 µs | max µs | Mrec/s |", "|---|---|---|---|---|---|---|"]
-    for t in threads:
-        b = rows.get(("stall", "record/16MiB", t))
-        if b:
-            md.append("| %d | %d | %d | %.0f | %.0f | %.0f | %s |" % (
-                t, b.get("slow_paths", 0), b.get("flushes", 0), b.get("p50_us", 0), b.get("p99_us", 0),
-                b.get("max_us", 0), fmt(b.get("items_per_second"))))
+           "Time a thread spends parked in the slow path while another flushes a 64 MiB buffer into a "
+           "file (rewritten in place every 1 GiB, so the page cache takes it), all threads writing "
+           "24-byte records with one reservation each: the inline flush (`record`) against the "
+           "double-buffered one (`double`, 2 × 64 MiB). `lead` is the flusher's own time in the slow path "
+           "(with double buffering, the write-out after the release).", "",
+           "| flush | threads | parks | flushes | p50 µs | p99 µs | max µs | lead p50 µs | Mrec/s |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for mode in ("record", "double"):
+        for t in threads:
+            b = rows.get(("stall", "%s/64MiB" % mode, t))
+            if b:
+                md.append("| %s | %d | %d | %d | %.0f | %.0f | %.0f | %.0f | %s |" % (
+                    "inline" if mode == "record" else "double", t, b.get("parks", 0), b.get("flushes", 0),
+                    b.get("p50_us", 0), b.get("p99_us", 0), b.get("max_us", 0), b.get("lead_p50_us", 0),
+                    fmt(b.get("items_per_second"))))
     md.append("")
 
     md += ["## End to end into a file", "",

@@ -6,6 +6,9 @@
 // they can. Strategies, the label first in the name:
 //   record     tracebuf, one reservation per record (the seed's design)
 //   batch8     tracebuf, one reservation for 8 records (one basic block)
+//   chunk      tracebuf chunk mode: one reservation per 64 KiB chunk, plain stores inside;
+//              without zero_after_flush (the chunk writer writes every byte of a chunk)
+//   chunk_zeroed  the same with the default traits (each flush zeroes the buffer)
 //   fetch_add  a bare shared fetch_add + stores, wrapping around: the floor of `record`
 //   mutex      a shared buffer under std::mutex (what QEMU's contrib plugins do)
 //   moodycamel moodycamel::ConcurrentQueue with producer tokens, no consumer
@@ -16,9 +19,11 @@
 // Also:
 //   syscall/tracebuf, syscall/urcu_qsbr   go_offline+go_online against rcu_thread_offline+
 //                                          rcu_thread_online (inlined, _LGPL_SOURCE)
-//   stall/record/16MiB                    time a thread spends in the slow path per flush
-//                                          (parked, or flushing) with a file sink: p50, p99,
-//                                          max in microseconds
+//   stall/record/64MiB, stall/double/64MiB
+//                                          time a thread spends in the slow path with a file
+//                                          sink: parked (p50, p99, max in microseconds) and
+//                                          leading a flush (p50), for the inline flush and
+//                                          the double-buffered one (2 x 64 MiB)
 //   e2e/tracebuf/4MiB, e2e/write_loop     bytes per second into a real file, against write(2)
 //                                          of the same bytes in 4 MiB chunks
 #include <benchmark/benchmark.h>
@@ -27,6 +32,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -60,8 +66,9 @@ constexpr std::size_t big_bytes = 128 * mib;
 // Threads are online only while they write a stretch of records: Google Benchmark's
 // threads wait for each other at the start and end of a run, a wait outside tracebuf that
 // a flush would otherwise sit through (the host contract). Every strategy runs in the same
-// stretches, so the comparison stays fair.
-constexpr std::int64_t stretch = 1024;
+// stretches, so the comparison stays fair. A stretch is long enough that its online/offline
+// pair (two RMWs on a shared word) stays below 1% of it even for the fastest strategies.
+constexpr std::int64_t stretch = 16384;
 
 int discard(void*, const void*, std::size_t) { return 0; }
 
@@ -143,6 +150,55 @@ struct batch8_strategy : tracebuf_writer {
         buf.go_offline(p_);
     }
 };
+
+// Chunk mode: the same stretches, through a chunk_writer. Its own buffer type: without
+// zero_after_flush, which costs a memset of each flushed buffer while the other threads wait
+// (about a fifth of chunk mode's throughput here); chunk_zeroed keeps it.
+constexpr std::size_t chunk_bytes = 64 * kib;
+
+struct chunk_traits : tracebuf::default_traits {
+    static constexpr bool zero_after_flush = false;
+};
+using chunk_buffer_type = tracebuf::trace_buffer<chunk_traits, tracebuf::callback_sink>;
+std::unique_ptr<chunk_buffer_type> chunk_buffer;
+
+template <std::size_t Bytes>
+void chunk_setup(const benchmark::State&) {
+    tb.memory.assign(Bytes / 8, 0);
+    chunk_buffer = std::make_unique<chunk_buffer_type>(tb.memory.data(), Bytes,
+                                                       tracebuf::callback_sink(&discard, nullptr), true);
+}
+void chunk_teardown(const benchmark::State&) {
+    chunk_buffer.reset();
+    tb.memory = {};
+}
+
+template <class Buffer, Buffer& (*Get)(), std::size_t R>
+struct basic_chunk_strategy {
+    tracebuf::chunk_writer<Buffer> writer{Get(), chunk_bytes, 1, 1};
+    payload<R> rec;
+    basic_chunk_strategy() {
+        writer.register_thread();
+        writer.go_offline();
+    }
+    ~basic_chunk_strategy() { writer.unregister_thread(); }
+    void write_stretch(std::uint32_t seq) {
+        writer.go_online();
+        for (std::int64_t i = 0; i < stretch; ++i) {
+            void* body = writer.reserve_record(tracebuf::memtrace::load, payload<R>::size);
+            rec.set(seq++);
+            std::memcpy(body, rec.bytes, payload<R>::size);
+        }
+        writer.go_offline();
+    }
+};
+
+chunk_buffer_type& get_chunk_buffer() { return *chunk_buffer; }
+buffer_type& get_tracebuf() { return *tb.buffer; }
+template <std::size_t R>
+using chunk_strategy = basic_chunk_strategy<chunk_buffer_type, get_chunk_buffer, R>;
+template <std::size_t R>
+using chunk_zeroed_strategy = basic_chunk_strategy<buffer_type, get_tracebuf, R>;
 
 // ---- peers ----------------------------------------------------------------------------------
 
@@ -298,13 +354,38 @@ void syscall_urcu_qsbr(benchmark::State& state) {
 
 // ---- flush stall and end-to-end, with a real file -------------------------------------------
 
+// A file on disk, rewritten in place from the start every 1 GiB: the page cache absorbs the
+// writes, as it does for any trace smaller than the kernel's dirty limit (20% of RAM here),
+// instead of the disk's writeback rate - which depends on what earlier runs left dirty -
+// deciding every number after the first few GiB.
+constexpr std::uint64_t rewrite_span = 1024 * mib;
+
+class rewinding_file_sink {
+public:
+    explicit rewinding_file_sink(int fd) : file_(fd) {}
+    int write(const void* data, std::size_t size) noexcept {
+        if (written_ + size > rewrite_span) {
+            if (::lseek(file_.fd(), 0, SEEK_SET) < 0) return errno;
+            written_ = 0;
+        }
+        written_ += size;
+        return file_.write(data, size);
+    }
+
+private:
+    tracebuf::fd_sink file_;
+    std::uint64_t written_ = 0;
+};
+using file_buffer_type = tracebuf::trace_buffer<tracebuf::default_traits, rewinding_file_sink>;
+
 struct file_run {
     std::string path;
     int fd = -1;
     std::vector<std::uint64_t> memory;
-    std::unique_ptr<tracebuf::trace_buffer<tracebuf::default_traits, tracebuf::fd_sink>> buffer;
+    std::unique_ptr<file_buffer_type> buffer;
     std::mutex samples_mutex;
-    std::vector<double> samples_us;
+    std::vector<double> samples_us;        // parked
+    std::vector<double> leader_samples_us; // leading a flush
     std::atomic<int> finished{0};
 };
 file_run fr;
@@ -314,14 +395,17 @@ std::string scratch_path() {
     return std::string(dir != nullptr ? dir : "/tmp") + "/tracebuf-bench-" + std::to_string(::getpid()) + ".trace";
 }
 
-template <std::size_t Bytes>
+// Bytes per buffer; Buffers 2 for double buffering.
+template <std::size_t Bytes, int Buffers = 1>
 void file_setup(const benchmark::State&) {
     fr.path = scratch_path();
     fr.fd = ::open(fr.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    fr.memory.assign(Bytes / 8, 0);
-    fr.buffer = std::make_unique<tracebuf::trace_buffer<tracebuf::default_traits, tracebuf::fd_sink>>(
-        fr.memory.data(), Bytes, tracebuf::fd_sink(fr.fd), true);
+    fr.memory.assign(Buffers * Bytes / 8, 0);
+    fr.buffer = std::make_unique<file_buffer_type>(
+        fr.memory.data(), Buffers * Bytes, rewinding_file_sink(fr.fd),
+        Buffers == 2 ? tracebuf::buffering::double_buffer : tracebuf::buffering::single, true);
     fr.samples_us.clear();
+    fr.leader_samples_us.clear();
     fr.finished = 0;
 }
 void file_teardown(const benchmark::State&) {
@@ -338,8 +422,14 @@ double percentile(std::vector<double>& v, double q) {
     return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
 }
 
-// Writes 24-byte records through the JIT-style API so that the slow path can be timed.
-void file_writer(benchmark::State& state, std::vector<double>* samples) {
+struct slow_path_samples {
+    std::vector<double> parked, leading;
+};
+
+// Writes 24-byte records through the JIT-style API so that the slow path can be timed. A
+// claim at or below the capacity crossed the end (its thread leads the flush); one above
+// it parks.
+void file_writer(benchmark::State& state, slow_path_samples* samples) {
     auto& buf = *fr.buffer;
     tracebuf::producer p;
     buf.register_thread(p);
@@ -352,13 +442,15 @@ void file_writer(benchmark::State& state, std::vector<double>* samples) {
         for (std::int64_t i = 0; i < stretch; ++i) {
             std::uint64_t pos = buf.reserve_fast(24);
             if (pos + 24 > layout.capacity) {
+                const bool leads = pos <= layout.capacity;
                 const auto t0 = std::chrono::steady_clock::now();
                 pos = buf.reserve_slow(p, pos, 24);
                 if (samples != nullptr)
-                    samples->push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+                    (leads ? samples->leading : samples->parked)
+                        .push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
             }
             rec.set(seq++);
-            tracebuf::write_record(layout.data + pos, tracebuf::memtrace::load, rec.bytes, payload<24>::size);
+            tracebuf::write_record(*layout.current_data + pos, tracebuf::memtrace::load, rec.bytes, payload<24>::size);
         }
         buf.go_offline(p);
     }
@@ -368,21 +460,23 @@ void file_writer(benchmark::State& state, std::vector<double>* samples) {
 }
 
 void stall(benchmark::State& state) {
-    std::vector<double> mine;
+    slow_path_samples mine;
     file_writer(state, &mine);
     {
         std::lock_guard<std::mutex> lock(fr.samples_mutex);
-        fr.samples_us.insert(fr.samples_us.end(), mine.begin(), mine.end());
+        fr.samples_us.insert(fr.samples_us.end(), mine.parked.begin(), mine.parked.end());
+        fr.leader_samples_us.insert(fr.leader_samples_us.end(), mine.leading.begin(), mine.leading.end());
     }
     fr.finished.fetch_add(1);
     if (state.thread_index() == 0) {
         while (fr.finished.load() < state.threads()) std::this_thread::yield();
         std::lock_guard<std::mutex> lock(fr.samples_mutex);
-        state.counters["slow_paths"] = static_cast<double>(fr.samples_us.size());
+        state.counters["parks"] = static_cast<double>(fr.samples_us.size());
         state.counters["flushes"] = static_cast<double>(fr.buffer->stats().flushes);
         state.counters["p50_us"] = percentile(fr.samples_us, 0.50);
         state.counters["p99_us"] = percentile(fr.samples_us, 0.99);
         state.counters["max_us"] = fr.samples_us.empty() ? 0 : fr.samples_us.back();
+        state.counters["lead_p50_us"] = percentile(fr.leader_samples_us, 0.50);
     }
 }
 
@@ -392,7 +486,7 @@ void e2e_write_loop(benchmark::State& state) {
     constexpr std::size_t chunk = 4 * mib;
     constexpr std::int64_t records_per_chunk = chunk / 24;
     std::vector<unsigned char> bytes(chunk, 0x5a);
-    tracebuf::fd_sink sink(fr.fd);
+    rewinding_file_sink sink(fr.fd);
     while (state.KeepRunningBatch(records_per_chunk)) {
         if (sink.write(bytes.data(), static_cast<std::size_t>(records_per_chunk) * 24) != 0) state.SkipWithError("write failed");
     }
@@ -410,6 +504,8 @@ void e2e_write_loop(benchmark::State& state) {
 #define TRACEBUF_THROUGHPUT_ALL(R, buffer, bytes)                                              \
     TRACEBUF_THROUGHPUT(record, R, buffer, bytes, tracebuf_setup, tracebuf_teardown);          \
     TRACEBUF_THROUGHPUT(batch8, R, buffer, bytes, tracebuf_setup, tracebuf_teardown);          \
+    TRACEBUF_THROUGHPUT(chunk, R, buffer, bytes, chunk_setup, chunk_teardown);                 \
+    TRACEBUF_THROUGHPUT(chunk_zeroed, R, buffer, bytes, tracebuf_setup, tracebuf_teardown);    \
     TRACEBUF_THROUGHPUT(fetch_add, R, buffer, bytes, plain_setup, plain_teardown);             \
     TRACEBUF_THROUGHPUT(mutex, R, buffer, bytes, plain_setup, plain_teardown);                 \
     BENCHMARK(throughput_private<R, bytes>)->Name("private/" #R "B/" #buffer)->Apply(threads_1_to_8)
@@ -432,7 +528,9 @@ BENCHMARK(syscall_tracebuf)->Name("syscall/tracebuf")->Setup(tracebuf_setup<l2_b
 BENCHMARK(syscall_urcu_qsbr)->Name("syscall/urcu_qsbr")->Apply(threads_1_to_8);
 #endif
 
-BENCHMARK(stall)->Name("stall/record/16MiB")->Setup(file_setup<16 * mib>)->Teardown(file_teardown)
+BENCHMARK(stall)->Name("stall/record/64MiB")->Setup(file_setup<64 * mib>)->Teardown(file_teardown)
+    ->Apply(threads_1_to_8);
+BENCHMARK(stall)->Name("stall/double/64MiB")->Setup(file_setup<64 * mib, 2>)->Teardown(file_teardown)
     ->Apply(threads_1_to_8);
 BENCHMARK(e2e_tracebuf)->Name("e2e/tracebuf/4MiB")->Setup(file_setup<4 * mib>)->Teardown(file_teardown)
     ->Threads(1)->Threads(2)->Threads(4)->UseRealTime();

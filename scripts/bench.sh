@@ -9,7 +9,11 @@ scripts/install-deps.sh
 cmake --preset default > /dev/null
 cmake --build --preset default --target tracebuf_bench
 mkdir -p docs/bench
-TRACEBUF_BENCH_DIR=build/default build/default/bench/tracebuf_bench \
+TRACEBUF_BENCH_DIR=build/default build/default/bench/tracebuf_bench --benchmark_filter=-^stall/ \
   --benchmark_repetitions=5 --benchmark_report_aggregates_only=true --benchmark_min_time=0.2 \
   --benchmark_out=docs/bench/results.json --benchmark_out_format=json "$@"
-python3 bench/report.py docs/bench/results.json docs/bench
+# The flush stalls: one long run each (a 64 MiB flush every ~0.1-1 s), percentiles over all
+# its flushes.
+TRACEBUF_BENCH_DIR=build/default build/default/bench/tracebuf_bench --benchmark_filter=^stall/ \
+  --benchmark_min_time=6 --benchmark_out=docs/bench/stall.json --benchmark_out_format=json "$@"
+python3 bench/report.py docs/bench/results.json docs/bench/stall.json docs/bench
