@@ -10,6 +10,9 @@
 // With --verify (traces of the tracers, tracebuf/memtrace.hpp): every record's thread slot
 // must be mapped by a THREAD record, and the records counted per thread must equal the
 // counts in the SUMMARY records the tracer wrote at exit - nothing lost, nothing extra.
+// A chunk-mode trace (tracebuf/chunk_writer.hpp) is checked further: every chunk lies
+// inside the file, each thread's chunk sequence numbers follow each other, and every record
+// inside a chunk belongs to the chunk's thread (its slot's THREAD record has the chunk's tid).
 // Exit status: 0 valid (and verified), 1 invalid, 2 usage or I/O error.
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -54,6 +57,11 @@ struct dump {
     std::int64_t slot_serial[tracebuf::memtrace::slots];
     std::uint64_t unattributed = 0, first_unattributed = 0;
     std::uint64_t summary_records = 0, summary_entries = 0, summary_total = 0;
+    std::uint32_t slot_tid[tracebuf::memtrace::slots] = {};
+    // chunk mode
+    std::uint64_t chunks = 0, chunk_end = 0, chunk_faults = 0, first_chunk_fault = 0;
+    std::uint32_t chunk_tid = 0;
+    std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> next_chunk; // (pid, tid)
     dump() { for (auto& s : slot_serial) s = -1; }
     std::uint64_t records = 0;
     std::uint64_t holes = 0, hole_bytes = 0, first_hole = 0;
@@ -70,16 +78,44 @@ int usage() {
 std::string tag_label(std::uint16_t tag) {
     namespace mt = tracebuf::memtrace;
     if (tag == tracebuf::tags::padding) return "PADDING";
+    if (tag == tracebuf::tags::chunk) return "CHUNK";
     const char* name = mt::tag_name(mt::type_of(tag));
     if (name == nullptr) return "-";
     const unsigned slot = mt::slot_of(tag);
     return slot == 0 ? name : std::string(name) + "[" + std::to_string(slot) + "]";
 }
 
+void chunk_fault(dump& d, std::uint64_t offset) {
+    if (d.chunk_faults++ == 0) d.first_chunk_fault = offset;
+}
+
+// --verify: a chunk header opens a chunk; a record inside one must be of its thread.
+void check_chunk(dump& d, std::uint16_t tag, const unsigned char* payload, std::size_t n, std::uint64_t offset,
+                 std::uint64_t file_size) {
+    if (tag == tracebuf::tags::chunk) {
+        tracebuf::chunk_header h{};
+        if (n != sizeof h || offset < d.chunk_end) return chunk_fault(d, offset);
+        std::memcpy(&h, payload, sizeof h);
+        std::uint64_t& next = d.next_chunk[std::make_pair(std::uint32_t{h.pid}, std::uint32_t{h.tid})];
+        // A reused tid starts again at 0 (a new thread).
+        if (h.sequence != next && h.sequence != 0) chunk_fault(d, offset);
+        next = h.sequence + 1;
+        d.chunk_end = offset + h.bytes;
+        d.chunk_tid = h.tid;
+        if (d.chunk_end > file_size) chunk_fault(d, offset);
+        ++d.chunks;
+        return;
+    }
+    if (tag == tracebuf::tags::padding || offset >= d.chunk_end) return;
+    const unsigned slot = tracebuf::memtrace::slot_of(tag);
+    if (tracebuf::memtrace::type_of(tag) != tracebuf::memtrace::thread && d.slot_tid[slot] != d.chunk_tid)
+        chunk_fault(d, offset);
+}
+
 // --verify: attributes one record to its thread, or reads a THREAD / SUMMARY record.
 void attribute(dump& d, std::uint16_t tag, const unsigned char* payload, std::size_t n, std::uint64_t offset) {
     namespace mt = tracebuf::memtrace;
-    if (tag == tracebuf::tags::padding) return;
+    if (tag == tracebuf::tags::padding || tag == tracebuf::tags::chunk) return;
     const std::uint16_t type = mt::type_of(tag);
     const unsigned slot = mt::slot_of(tag);
     if (type == mt::header64 || type == mt::header32) return; // global records
@@ -103,7 +139,9 @@ void attribute(dump& d, std::uint16_t tag, const unsigned char* payload, std::si
         mt::thread_payload t;
         std::memcpy(&t, payload, sizeof t);
         d.slot_serial[slot] = t.serial;
+        d.slot_tid[slot] = t.tid;
         d.per_thread[t.serial].in_trace = true;
+        if (offset < d.chunk_end && t.tid != d.chunk_tid) chunk_fault(d, offset);
     }
     if (d.slot_serial[slot] < 0) {
         if (d.unattributed++ == 0) d.first_unattributed = offset;
@@ -127,6 +165,13 @@ bool report_verify(const dump& d) {
         std::printf("verify: %" PRIu64 " records from slots no THREAD record maps (first at offset %" PRIu64 ")\n",
                     d.unattributed, d.first_unattributed);
         ok = false;
+    }
+    if (d.chunks != 0 || d.chunk_faults != 0) {
+        std::printf("verify: %" PRIu64 " chunks, %" PRIu64 " faults (records of another thread, "
+                    "out-of-order or cut chunks)", d.chunks, d.chunk_faults);
+        if (d.chunk_faults != 0) std::printf(", first at offset %" PRIu64, d.first_chunk_fault);
+        std::printf("\n");
+        ok = ok && d.chunk_faults == 0;
     }
     std::uint64_t counted = 0, expected = 0;
     for (const auto& [serial, t] : d.per_thread) {
@@ -154,13 +199,16 @@ void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record,
                 tag_stats& s = d.by_tag[tag];
                 ++s.records;
                 s.bytes += tracebuf::record_footprint(n);
-                if (tag != tracebuf::tags::padding && mt::type_of(tag) == mt::thread &&
-                    n >= 8) {
+                if (tag != tracebuf::tags::padding && tag != tracebuf::tags::chunk &&
+                    mt::type_of(tag) == mt::thread && n >= 8) {
                     std::uint32_t pid_tid[2];
                     std::memcpy(pid_tid, payload, sizeof pid_tid);
                     d.threads.emplace(pid_tid[0], pid_tid[1]);
                 }
-                if (verify) attribute(d, tag, payload, n, at + offset);
+                if (verify) {
+                    attribute(d, tag, payload, n, at + offset);
+                    check_chunk(d, tag, payload, n, at + offset, size);
+                }
             });
         d.records += r.records;
         at += r.valid_bytes;

@@ -1,7 +1,14 @@
 // libtracebuf_qemu.so: a QEMU 7.2 linux-user TCG plugin that writes one trace of every guest
 // thread through tracebuf, in memtrace's record layouts.
 //
-//   qemu-x86_64 -plugin ./libtracebuf_qemu.so,out=trace.bin[,buffer=BYTES] PROGRAM ARGS
+//   qemu-x86_64 -plugin ./libtracebuf_qemu.so,out=trace.bin[,buffer=BYTES][,mode=MODE]
+//               [,chunk=BYTES] PROGRAM ARGS
+//
+// MODE: record (default: one shared reservation per record, the finest global order),
+// chunk (each thread fills chunks of chunk=BYTES, default 64 KiB, with plain stores: one
+// shared reservation per chunk; order between threads by chunk), double (record, with a
+// double-buffered flush: buffer=BYTES is split in two, one written out while the other
+// fills), chunk-double (both).
 //
 // Records: HEADER at start; per thread a THREAD record (pid, tid, serial) in its slot; at
 // translation an INSN descriptor (insn_seq, pc, flags, bytes) per instruction; per executed
@@ -9,7 +16,9 @@
 // value read from the guest address after the access - racy for data another thread writes
 // at the same moment); at exit SUMMARY records with the exact per-thread record counts the
 // plugin kept privately, which `tracebuf-dump --verify` compares with the trace.
-// Threads are attributed by a slot in the tag's high byte (tracebuf/memtrace.hpp).
+// Threads are attributed by a slot in the tag's high byte (tracebuf/memtrace.hpp); in chunk
+// mode also by the chunk headers (pid, tid, sequence), which tracebuf-dump --verify checks
+// against the slots.
 //
 // Mapping QEMU onto the host contract (docs/host-contract.md):
 //   - a thread registers lazily, on its first callback (vcpu_init runs on the parent);
@@ -18,7 +27,9 @@
 //     translation), and an idle thread never holds up a flush;
 //   - syscall entry: go_offline; syscall return: go_online (a clone child gets no return:
 //     it is a new thread and registers on its first callback; the final exit never returns);
-//   - vcpu_exit: unregister; atexit (every other thread stopped by QEMU): SUMMARY, drain.
+//   - vcpu_exit: unregister; atexit (every other thread stopped by QEMU, idle or offline):
+//     SUMMARY, a flush (which takes the idle threads over and, in chunk mode, pads their open
+//     chunks), drain.
 //   - fork: the child stops tracing at once (its first callback is the fork's return); it
 //     never writes the parent's file.
 // Plus a text summary (threads, records, bytes, flushes, time parked) in OUT.summary, for the
@@ -37,6 +48,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,10 +69,13 @@ struct plugin_traits : tracebuf::default_traits {
     static constexpr std::uint32_t max_threads = mt::slots;
 };
 using buffer_type = tracebuf::trace_buffer<plugin_traits, tracebuf::fd_sink>;
+using chunk_writer_type = tracebuf::chunk_writer<buffer_type>;
 
-// One per guest thread that ever wrote; kept until exit for the summary.
+// One per guest thread that ever wrote; kept until exit for the summary. In chunk mode the
+// thread writes through `chunk` (which has its own producer), else through `producer`.
 struct thread_state {
     tracebuf::producer producer;
+    std::optional<chunk_writer_type> chunk;
     std::uint32_t serial = 0;
     std::uint32_t tid = 0;
     unsigned slot = 0;
@@ -74,7 +89,10 @@ struct plugin_state {
     pid_t pid = 0;
     std::vector<std::uint64_t> memory;
     std::unique_ptr<buffer_type> buffer;
-    tracebuf::jit_layout layout{}; // constant for the buffer's life: read once
+    tracebuf::jit_layout layout{}; // read once; with double buffering, data via current_data
+    bool chunked = false;
+    tracebuf::buffering buffering = tracebuf::buffering::single;
+    std::size_t chunk_bytes = 64 * 1024;
     std::atomic<bool> tracing{false};
     std::atomic<std::uint32_t> next_insn_seq{0};
     std::mutex threads_mutex;                 // registration and exit only
@@ -91,18 +109,30 @@ thread_local bool untraced = false; // this thread could not get a slot
 
 std::uint32_t gettid_now() { return static_cast<std::uint32_t>(::syscall(SYS_gettid)); }
 
+std::uint64_t nanoseconds_since(std::chrono::steady_clock::time_point t0) {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+}
+
 // Reserves n bytes for the calling (busy) thread, timing the slow path.
 unsigned char* reserve(thread_state* t, std::size_t n) {
+    if (g.chunked) {
+        chunk_writer_type& w = *t->chunk;
+        if (w.room() >= n) return w.reserve(n);
+        const auto t0 = std::chrono::steady_clock::now(); // a new chunk: may park
+        unsigned char* at = w.reserve(n);
+        t->parked_ns += nanoseconds_since(t0);
+        return at;
+    }
     std::uint64_t pos = g.buffer->reserve_fast(n);
     const tracebuf::jit_layout& layout = g.layout;
     if (pos + n > layout.capacity) {
         const auto t0 = std::chrono::steady_clock::now();
         pos = g.buffer->reserve_slow(t->producer, pos, n);
-        t->parked_ns += static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+        t->parked_ns += nanoseconds_since(t0);
         if (pos == tracebuf::invalid_position) return nullptr;
     }
-    return layout.data + pos;
+    return *layout.current_data + pos; // constant unless double-buffered
 }
 
 // Writes one record of this thread; counts it.
@@ -111,6 +141,19 @@ void write(thread_state* t, std::uint16_t type, const void* payload, std::size_t
     if (at == nullptr) return;
     tracebuf::write_record(at, mt::tag_in_slot(type, t->slot), payload, size);
     ++t->records;
+}
+
+// The thread-life calls, on whichever object the mode writes through.
+tracebuf::errc busy(thread_state* t) { return g.chunked ? t->chunk->busy() : g.buffer->busy(t->producer); }
+tracebuf::errc idle(thread_state* t) { return g.chunked ? t->chunk->idle() : g.buffer->idle(t->producer); }
+tracebuf::errc go_offline(thread_state* t) {
+    return g.chunked ? t->chunk->go_offline() : g.buffer->go_offline(t->producer);
+}
+tracebuf::errc go_online(thread_state* t) {
+    return g.chunked ? t->chunk->go_online() : g.buffer->go_online(t->producer);
+}
+tracebuf::errc unregister(thread_state* t) {
+    return g.chunked ? t->chunk->unregister_thread() : g.buffer->unregister_thread(t->producer);
 }
 
 thread_state* register_current_thread() {
@@ -128,7 +171,10 @@ thread_state* register_current_thread() {
         t->slot = g.free_slots[--g.free_count];
     }
     t->tid = gettid_now();
-    if (g.buffer->register_thread(t->producer) != tracebuf::errc::ok) {
+    if (g.chunked) t->chunk.emplace(*g.buffer, g.chunk_bytes, static_cast<std::uint32_t>(g.pid), t->tid);
+    const tracebuf::errc registered =
+        g.chunked ? t->chunk->register_thread() : g.buffer->register_thread(t->producer);
+    if (registered != tracebuf::errc::ok) {
         untraced = true;
         return nullptr;
     }
@@ -143,10 +189,10 @@ thread_state* enter() {
     if (!g.tracing.load(std::memory_order_relaxed) || untraced) return nullptr;
     thread_state* t = self;
     if (t == nullptr) return register_current_thread(); // registered online: busy already
-    g.buffer->busy(t->producer);
+    busy(t);
     return t;
 }
-void leave(thread_state* t) { g.buffer->idle(t->producer); }
+void leave(thread_state* t) { idle(t); }
 
 // ---- callbacks ------------------------------------------------------------------------------
 
@@ -192,7 +238,7 @@ void on_syscall(qemu_plugin_id_t, unsigned int, std::int64_t, std::uint64_t, std
     thread_state* t = self;
     if (t == nullptr) t = register_current_thread(); // online: writes its THREAD record
     // Straight from idle (or online): busy() first could wait for a flush for nothing.
-    if (t != nullptr) g.buffer->go_offline(t->producer);
+    if (t != nullptr) go_offline(t);
 }
 
 void on_syscall_ret(qemu_plugin_id_t, unsigned int, std::int64_t, std::int64_t ret) {
@@ -204,15 +250,15 @@ void on_syscall_ret(qemu_plugin_id_t, unsigned int, std::int64_t, std::int64_t r
     }
     thread_state* t = self;
     if (t == nullptr) return;
-    g.buffer->go_online(t->producer);
-    g.buffer->idle(t->producer);
+    go_online(t);
+    idle(t);
 }
 
 void on_vcpu_exit(qemu_plugin_id_t, unsigned int) {
     if (!g.tracing.load(std::memory_order_relaxed)) return;
     thread_state* t = self;
     if (t == nullptr) return;
-    g.buffer->unregister_thread(t->producer);
+    unregister(t);
     std::lock_guard<std::mutex> lock(g.threads_mutex);
     g.free_slots[g.free_count++] = t->slot;
     self = nullptr;
@@ -242,8 +288,9 @@ void write_text_summary(const tracebuf::flush_stats& s, std::uint64_t records, d
 void on_exit(qemu_plugin_id_t, void*) {
     // QEMU has stopped every other thread and removed our other callbacks.
     if (!g.tracing.exchange(false) || static_cast<pid_t>(::getpid()) != g.pid) return;
-    thread_state writer;
+    thread_state writer; // writes outside any chunk, through its own producer
     writer.slot = 0;
+    g.chunked = false;
     std::uint64_t records = 0;
     if (g.buffer->register_thread(writer.producer) == tracebuf::errc::ok) {
         const std::uint32_t total = static_cast<std::uint32_t>(g.threads.size());
@@ -261,6 +308,9 @@ void on_exit(qemu_plugin_id_t, void*) {
             write(&writer, mt::summary, payload.data(), payload.size());
             done += n;
         } while (done < total);
+        // The other threads are stopped while idle, and in chunk mode their chunks are still
+        // open: a flush takes them over and pads the chunks, which drain() could not.
+        g.buffer->flush(writer.producer);
         g.buffer->unregister_thread(writer.producer);
     }
     for (const thread_state& t : g.threads) records += t.records;
@@ -275,15 +325,26 @@ void on_exit(qemu_plugin_id_t, void*) {
     ::close(g.fd);
 }
 
+bool parse_size(const std::string& digits, std::size_t& out) {
+    char* end = nullptr;
+    out = std::strtoull(digits.c_str(), &end, 10);
+    return !digits.empty() && *end == '\0';
+}
+
 bool parse_args(int argc, char** argv, std::size_t& buffer_bytes) {
     for (int i = 0; i < argc; ++i) {
         const std::string a = argv[i];
         if (a.rfind("out=", 0) == 0) {
             g.out_path = a.substr(4);
         } else if (a.rfind("buffer=", 0) == 0) {
-            char* end = nullptr;
-            buffer_bytes = std::strtoull(a.c_str() + 7, &end, 10);
-            if (*end != '\0') return false;
+            if (!parse_size(a.substr(7), buffer_bytes)) return false;
+        } else if (a.rfind("chunk=", 0) == 0) {
+            if (!parse_size(a.substr(6), g.chunk_bytes)) return false;
+        } else if (a.rfind("mode=", 0) == 0) {
+            const std::string m = a.substr(5);
+            if (m != "record" && m != "chunk" && m != "double" && m != "chunk-double") return false;
+            g.chunked = m.rfind("chunk", 0) == 0;
+            if (m.find("double") != std::string::npos) g.buffering = tracebuf::buffering::double_buffer;
         } else {
             return false;
         }
@@ -296,7 +357,8 @@ bool parse_args(int argc, char** argv, std::size_t& buffer_bytes) {
 int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, char** argv) {
     std::size_t buffer_bytes = 16u << 20;
     if (info->system_emulation || !parse_args(argc, argv, buffer_bytes)) {
-        qemu_plugin_outs("tracebuf: usage: -plugin libtracebuf_qemu.so,out=PATH[,buffer=BYTES] (linux-user only)\n");
+        qemu_plugin_outs("tracebuf: usage: -plugin libtracebuf_qemu.so,out=PATH[,buffer=BYTES]"
+                         "[,mode=record|chunk|double|chunk-double][,chunk=BYTES] (linux-user only)\n");
         return -1;
     }
     g.fd = ::open(g.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -306,9 +368,14 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
     }
     g.pid = ::getpid();
     g.memory.assign(buffer_bytes / 8, 0);
-    g.buffer = std::make_unique<buffer_type>(g.memory.data(), buffer_bytes, tracebuf::fd_sink(g.fd), true);
+    g.buffer = std::make_unique<buffer_type>(g.memory.data(), buffer_bytes, tracebuf::fd_sink(g.fd),
+                                             g.buffering, true);
     if (g.buffer->status() != tracebuf::errc::ok) {
-        qemu_plugin_outs("tracebuf: buffer too small (at least 65536 bytes)\n");
+        qemu_plugin_outs("tracebuf: buffer too small (at least 65536 bytes, twice that double-buffered)\n");
+        return -1;
+    }
+    if (g.chunked && chunk_writer_type(*g.buffer, g.chunk_bytes, 0, 0).status() != tracebuf::errc::ok) {
+        qemu_plugin_outs("tracebuf: chunk=BYTES must be a multiple of 8 in [32, 65536]\n");
         return -1;
     }
     g.layout = g.buffer->layout();

@@ -5,8 +5,19 @@
 #   test_qemu.sh guest WRAPPER DUMP WORKDIR GUEST     (the multi-threaded test program)
 #   test_qemu.sh xz    WRAPPER DUMP WORKDIR           (xz -T4, which nobody here wrote)
 #   test_qemu.sh baselines WRAPPER DUMP WORKDIR GUEST (the benchmark's peer plugins)
+# TRACEBUF_TEST_MODE picks the plugin's mode: record (default), chunk, double, chunk-double.
 set -u
 mode=$1 wrapper=$2 dump=$3 dir=$4
+plugin_mode=${TRACEBUF_TEST_MODE:-record}
+# The guest test's buffer: 64 KiB, or 2 x 64 KiB double-buffered; 4 KiB chunks, so that
+# each of the guest's threads has chunks to fill in it.
+case "$plugin_mode" in
+  record) guest_options=(--buffer=65536) ;;
+  chunk) guest_options=(--buffer=65536 --mode=chunk --chunk=4096) ;;
+  double) guest_options=(--buffer=131072 --mode=double) ;;
+  chunk-double) guest_options=(--buffer=131072 --mode=chunk-double --chunk=4096) ;;
+  *) echo "unknown TRACEBUF_TEST_MODE $plugin_mode"; exit 2 ;;
+esac
 mkdir -p "$dir"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
@@ -18,7 +29,7 @@ guest)
   guest=$5
   "$guest" > "$dir/native.txt" || bad "native run failed"
   # A 64 KiB buffer: hundreds of flushes while threads block, come and go, and fork.
-  "$wrapper" --out="$dir/guest.trace" --buffer=65536 -- "$guest" > "$dir/traced.txt" 2> "$dir/stderr.txt" \
+  "$wrapper" --out="$dir/guest.trace" "${guest_options[@]}" -- "$guest" > "$dir/traced.txt" 2> "$dir/stderr.txt" \
     && ok || bad "traced run failed: $(cat "$dir/stderr.txt")"
   cmp -s "$dir/native.txt" "$dir/traced.txt" && ok || bad "output differs under the tracer"
   flushes=$(summary_field flushes)
@@ -31,7 +42,7 @@ xz)
   command -v xz > /dev/null || { echo "xz not installed"; exit 1; }
   seq 1 10000 | sed 's/$/ tracebuf records every load and store/' > "$dir/input.txt"
   xz -T4 --block-size=65536 -1 -c "$dir/input.txt" > "$dir/native.xz" || bad "native xz failed"
-  "$wrapper" --out="$dir/xz.trace" -- xz -T4 --block-size=65536 -1 -c "$dir/input.txt" \
+  "$wrapper" --out="$dir/xz.trace" --mode="$plugin_mode" -- xz -T4 --block-size=65536 -1 -c "$dir/input.txt" \
     > "$dir/traced.xz" 2> "$dir/stderr.txt" && ok || bad "traced xz failed: $(cat "$dir/stderr.txt")"
   cmp -s "$dir/native.xz" "$dir/traced.xz" && ok || bad "xz output differs under the tracer"
   threads=$(summary_field threads)
@@ -65,5 +76,8 @@ grep -q "^verify: .* match$" "$dir/verify.txt" && ok || bad "no matching verify 
 cat "$dir/stderr.txt"
 grep "^verify:" "$dir/verify.txt"
 rm -f "$trace"   # traces run to gigabytes
-echo "qemu $mode: $pass passed, $fail failed"
+if [ "$plugin_mode" = chunk ] || [ "$plugin_mode" = chunk-double ]; then
+  grep -q "^verify: [1-9][0-9]* chunks, 0 faults" "$dir/verify.txt" && ok || bad "no chunks, or chunk faults"
+fi
+echo "qemu $mode ($plugin_mode): $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
