@@ -156,9 +156,11 @@ def main():
         md.append("| chunk_zeroed ÷ private, %s big | %s |" % (size, " | ".join(fmt(x, 1, 2) for x in vals)))
         vals = [ratio(rate(rows, "chunk", v, t), rate(rows, "mutex", v, t)) for t in threads]
         md.append("| chunk ÷ mutex, %s big (≥ 10 at 2, 4 thr) | %s |" % (size, " | ".join(fmt(x, 1, 1) for x in vals)))
-    vals = [ratio(rate(rows, "stall", "record/64MiB", t, "p99_us"), rate(rows, "stall", "double/64MiB", t, "p99_us"))
-            for t in threads]
-    md.append("| p99 parked, inline ÷ double, 64 MiB file (≥ 20 at 4 thr) | %s |" % " | ".join(fmt(x, 1, 1) for x in vals))
+    for q in ("p50", "p90", "p99"):
+        vals = [ratio(rate(rows, "stall", "record/64MiB", t, q + "_us"), rate(rows, "stall", "double/64MiB", t, q + "_us"))
+                for t in threads]
+        md.append("| %s parked, inline ÷ double, 64 MiB file%s | %s |" % (
+            q, " (≥ 20 at 4 thr)" if q == "p99" else "", " | ".join(fmt(x, 1, 1) for x in vals)))
     vals = [ratio(rate(rows, "syscall", "tracebuf", t), rate(rows, "syscall", "urcu_qsbr", t)) for t in threads]
     md.append("| syscall pairs/s, tracebuf ÷ urcu_qsbr (≥ 1.0 at 1, 2 thr) | %s |" % " | ".join(fmt(x, 1, 2) for x in vals))
     md.append("")
@@ -178,15 +180,16 @@ def main():
            "24-byte records with one reservation each: the inline flush (`record`) against the "
            "double-buffered one (`double`, 2 × 64 MiB). `lead` is the flusher's own time in the slow path "
            "(with double buffering, the write-out after the release).", "",
-           "| flush | threads | parks | flushes | p50 µs | p99 µs | max µs | lead p50 µs | Mrec/s |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "| flush | threads | parks | flushes | p50 µs | p90 µs | p99 µs | max µs | lead p50 µs | Mrec/s |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for mode in ("record", "double"):
         for t in threads:
             b = rows.get(("stall", "%s/64MiB" % mode, t))
             if b:
-                md.append("| %s | %d | %d | %d | %.0f | %.0f | %.0f | %.0f | %s |" % (
+                md.append("| %s | %d | %d | %d | %.0f | %.0f | %.0f | %.0f | %.0f | %s |" % (
                     "inline" if mode == "record" else "double", t, b.get("parks", 0), b.get("flushes", 0),
-                    b.get("p50_us", 0), b.get("p99_us", 0), b.get("max_us", 0), b.get("lead_p50_us", 0),
+                    b.get("p50_us", 0), b.get("p90_us", 0), b.get("p99_us", 0), b.get("max_us", 0),
+                    b.get("lead_p50_us", 0),
                     fmt(b.get("items_per_second"))))
     md.append("")
 

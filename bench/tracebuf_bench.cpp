@@ -19,11 +19,11 @@
 // Also:
 //   syscall/tracebuf, syscall/urcu_qsbr   go_offline+go_online against rcu_thread_offline+
 //                                          rcu_thread_online (inlined, _LGPL_SOURCE)
-//   stall/record/64MiB, stall/double/64MiB
+//   stall/record/64MiB, stall/double/64MiB (and 256MiB)
 //                                          time a thread spends in the slow path with a file
-//                                          sink: parked (p50, p99, max in microseconds) and
-//                                          leading a flush (p50), for the inline flush and
-//                                          the double-buffered one (2 x 64 MiB)
+//                                          sink: parked (p50, p90, p99, max in microseconds)
+//                                          and leading a flush (p50), for the inline flush
+//                                          and the double-buffered one (2 x 64 MiB)
 //   e2e/tracebuf/4MiB, e2e/write_loop     bytes per second into a real file, against write(2)
 //                                          of the same bytes in 4 MiB chunks
 #include <benchmark/benchmark.h>
@@ -474,6 +474,7 @@ void stall(benchmark::State& state) {
         state.counters["parks"] = static_cast<double>(fr.samples_us.size());
         state.counters["flushes"] = static_cast<double>(fr.buffer->stats().flushes);
         state.counters["p50_us"] = percentile(fr.samples_us, 0.50);
+        state.counters["p90_us"] = percentile(fr.samples_us, 0.90);
         state.counters["p99_us"] = percentile(fr.samples_us, 0.99);
         state.counters["max_us"] = fr.samples_us.empty() ? 0 : fr.samples_us.back();
         state.counters["lead_p50_us"] = percentile(fr.leader_samples_us, 0.50);
@@ -529,6 +530,10 @@ BENCHMARK(syscall_urcu_qsbr)->Name("syscall/urcu_qsbr")->Apply(threads_1_to_8);
 #endif
 
 BENCHMARK(stall)->Name("stall/record/64MiB")->Setup(file_setup<64 * mib>)->Teardown(file_teardown)
+    ->Apply(threads_1_to_8);
+BENCHMARK(stall)->Name("stall/record/256MiB")->Setup(file_setup<256 * mib>)->Teardown(file_teardown)
+    ->Apply(threads_1_to_8);
+BENCHMARK(stall)->Name("stall/double/256MiB")->Setup(file_setup<256 * mib, 2>)->Teardown(file_teardown)
     ->Apply(threads_1_to_8);
 BENCHMARK(stall)->Name("stall/double/64MiB")->Setup(file_setup<64 * mib, 2>)->Teardown(file_teardown)
     ->Apply(threads_1_to_8);

@@ -14,6 +14,6 @@ TRACEBUF_BENCH_DIR=build/default build/default/bench/tracebuf_bench --benchmark_
   --benchmark_out=docs/bench/results.json --benchmark_out_format=json "$@"
 # The flush stalls: one long run each (a 64 MiB flush every ~0.1-1 s), percentiles over all
 # its flushes.
-TRACEBUF_BENCH_DIR=build/default build/default/bench/tracebuf_bench --benchmark_filter=^stall/ \
+TRACEBUF_BENCH_DIR=build/default build/default/bench/tracebuf_bench --benchmark_filter='^stall/.*/64MiB/' \
   --benchmark_min_time=6 --benchmark_out=docs/bench/stall.json --benchmark_out_format=json "$@"
 python3 bench/report.py docs/bench/results.json docs/bench/stall.json docs/bench
