@@ -73,7 +73,9 @@ using chunk_writer_type = tracebuf::chunk_writer<buffer_type>;
 
 // One per guest thread that ever wrote; kept until exit for the summary. In chunk mode the
 // thread writes through `chunk` (which has its own producer), else through `producer`.
-struct thread_state {
+// Written by its thread at every record: cache-line aligned, or neighbouring threads'
+// counters and chunk cursors would share lines and bounce between cores.
+struct alignas(64) thread_state {
     tracebuf::producer producer;
     std::optional<chunk_writer_type> chunk;
     std::uint32_t serial = 0;
