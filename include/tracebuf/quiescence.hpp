@@ -14,7 +14,8 @@
 //   bits  0..15  online count
 //   bit   16     WAITING:  the flusher sleeps until the count reaches zero
 //   bit   17     FLUSHING: a flush owns the buffer; nobody may come online
-//   bit   18     NUDGE:    toggled by a producer going idle while the flusher waits
+//   bit   18     NUDGE:    set by a producer going idle while the flusher waits; the
+//                          flusher clears it before each scan of the idle slots
 //   bits 19..31  epoch: +1 at the end of every flush (wraps; only compared for change)
 //
 // The race the seed worried about - a thread returning from a syscall, or a new thread,
@@ -143,9 +144,12 @@ public:
         // load sees WAITING and nudges the flusher awake.
         slots_[p.slot_].state.exchange(idle_word(open_offset, open_bytes), atomics::seq_cst);
         if (state_.load(atomics::seq_cst) & waiting_bit) {
-            // The toggle changes the word, so a flusher about to sleep on the old value
-            // cannot miss this wake-up.
-            state_.fetch_xor(nudge_bit, atomics::relaxed);
+            // The flusher sleeps on a value without NUDGE, read after it cleared the bit and
+            // before its scan: setting the bit changes the word, so a flusher about to sleep
+            // cannot miss this wake-up, however many producers nudge. (A toggle could: two
+            // nudges restore the value.) release: pairs with the flusher's acquire clear, so
+            // its next scan sees this slot idle.
+            state_.fetch_or(nudge_bit, atomics::release);
             wait_policy::notify_all(state_);
         }
         p.state_ = producer_state::idle;
@@ -235,6 +239,14 @@ public:
                 s |= waiting_bit;
             }
             if constexpr (idle_slots > 0) {
+                if (s & nudge_bit) {
+                    // acquire: pairs with the release fetch_or in idle(): the next scan sees
+                    // the nudging producer's slot. A nudge after this clear sets the bit again,
+                    // so a wait on a value without it returns. Re-check the count first: it
+                    // may have reached zero meanwhile.
+                    s = state_.fetch_and(~nudge_bit, atomics::acquire) & ~nudge_bit;
+                    continue;
+                }
                 if (const std::uint32_t taken = take_idle_producers(close_open_range)) {
                     // relaxed: each taken producer's records were acquired by its slot CAS.
                     s = state_.fetch_sub(taken, atomics::relaxed) - taken;

@@ -5,7 +5,10 @@
 #   test_qemu.sh guest WRAPPER DUMP WORKDIR GUEST     (the multi-threaded test program)
 #   test_qemu.sh xz    WRAPPER DUMP WORKDIR           (xz -T4, which nobody here wrote)
 #   test_qemu.sh baselines WRAPPER DUMP WORKDIR GUEST (the benchmark's peer plugins)
-# TRACEBUF_TEST_MODE picks the plugin's mode: record (default), chunk, double, chunk-double.
+# TRACEBUF_TEST_MODE picks the plugin's mode: record (default), chunk, double, chunk-double;
+# TRACEBUF_TEST_REPEAT runs the guest program that many times (a lost wake-up in the idle
+# protocol once showed up as a hang in one run of five). Every traced run has a time limit,
+# so that a hang fails the test in minutes, not at ctest's timeout.
 set -u
 mode=$1 wrapper=$2 dump=$3 dir=$4
 plugin_mode=${TRACEBUF_TEST_MODE:-record}
@@ -29,8 +32,10 @@ guest)
   guest=$5
   "$guest" > "$dir/native.txt" || bad "native run failed"
   # A 64 KiB buffer: hundreds of flushes while threads block, come and go, and fork.
-  "$wrapper" --out="$dir/guest.trace" "${guest_options[@]}" -- "$guest" > "$dir/traced.txt" 2> "$dir/stderr.txt" \
-    && ok || bad "traced run failed: $(cat "$dir/stderr.txt")"
+  for run in $(seq 1 "${TRACEBUF_TEST_REPEAT:-1}"); do
+    timeout 120 "$wrapper" --out="$dir/guest.trace" "${guest_options[@]}" -- "$guest" > "$dir/traced.txt" \
+      2> "$dir/stderr.txt" && ok || bad "traced run $run failed or hung (status $?): $(cat "$dir/stderr.txt")"
+  done
   cmp -s "$dir/native.txt" "$dir/traced.txt" && ok || bad "output differs under the tracer"
   flushes=$(summary_field flushes)
   [ "${flushes:-0}" -ge 100 ] && ok || bad "only ${flushes:-0} flushes (want >= 100)"
@@ -42,8 +47,8 @@ xz)
   command -v xz > /dev/null || { echo "xz not installed"; exit 1; }
   seq 1 10000 | sed 's/$/ tracebuf records every load and store/' > "$dir/input.txt"
   xz -T4 --block-size=65536 -1 -c "$dir/input.txt" > "$dir/native.xz" || bad "native xz failed"
-  "$wrapper" --out="$dir/xz.trace" --mode="$plugin_mode" -- xz -T4 --block-size=65536 -1 -c "$dir/input.txt" \
-    > "$dir/traced.xz" 2> "$dir/stderr.txt" && ok || bad "traced xz failed: $(cat "$dir/stderr.txt")"
+  timeout 300 "$wrapper" --out="$dir/xz.trace" --mode="$plugin_mode" -- xz -T4 --block-size=65536 -1 -c "$dir/input.txt" \
+    > "$dir/traced.xz" 2> "$dir/stderr.txt" && ok || bad "traced xz failed or hung (status $?): $(cat "$dir/stderr.txt")"
   cmp -s "$dir/native.xz" "$dir/traced.xz" && ok || bad "xz output differs under the tracer"
   threads=$(summary_field threads)
   [ "${threads:-0}" -ge 3 ] && ok || bad "traced ${threads:-0} threads: xz's workers did not run"
