@@ -34,6 +34,17 @@ struct fixture {
 using plain_fixture = fixture<tracebuf_test::boost_futex>;
 using idle_fixture = fixture<idle_traits>;
 
+// Two registered writers on an idle-capable buffer: a (tid 100) and b (tid 200).
+struct two_idle_writers : idle_fixture {
+    using writer = chunk_writer<decltype(idle_fixture::buf)>;
+    two_idle_writers() {
+        BOOST_REQUIRE((a.register_thread() == errc::ok));
+        BOOST_REQUIRE((b.register_thread() == errc::ok));
+    }
+    writer a{buf, 4096, 1, 100};
+    writer b{buf, 4096, 1, 200};
+};
+
 // One record as the reader sees it.
 struct seen {
     std::uint16_t tag;
@@ -182,19 +193,14 @@ BOOST_AUTO_TEST_CASE(idle_writer_is_not_writable_until_busy) {
 
 // A flush by another thread takes the idle writer over and pads its open chunk; the writer
 // notices on busy() and continues in a new chunk.
-BOOST_AUTO_TEST_CASE(a_flush_pads_an_idle_writers_open_chunk) {
-    idle_fixture f;
-    using writer = chunk_writer<decltype(f.buf)>;
-    writer a(f.buf, 4096, 1, 100), b(f.buf, 4096, 1, 200);
-    BOOST_REQUIRE((a.register_thread() == errc::ok));
-    BOOST_REQUIRE((b.register_thread() == errc::ok));
+BOOST_FIXTURE_TEST_CASE(a_flush_pads_an_idle_writers_open_chunk, two_idle_writers) {
     write_values(a, 0, 3);
     BOOST_REQUIRE((a.idle() == errc::ok)); // open chunk: 24 + 48 bytes used of 4096
     write_values(b, 1000, 1);
     BOOST_REQUIRE((b.flush() == errc::ok)); // must not wait for a: it is idle
-    BOOST_REQUIRE(f.buf.sink().flush_sizes().size() == 1u);
-    BOOST_TEST(f.buf.sink().flush_sizes()[0] == 2 * 4096u);
-    const std::vector<seen> rs = records_of(f.buf.sink().bytes()); // a's tail is padding
+    BOOST_REQUIRE(buf.sink().flush_sizes().size() == 1u);
+    BOOST_TEST(buf.sink().flush_sizes()[0] == 2 * 4096u);
+    const std::vector<seen> rs = records_of(buf.sink().bytes()); // a's tail is padding
     std::uint64_t a_values = 0;
     std::uint32_t owner = 0;
     for (const seen& s : rs) {
@@ -213,8 +219,8 @@ BOOST_AUTO_TEST_CASE(a_flush_pads_an_idle_writers_open_chunk) {
     BOOST_TEST(a.chunks() == 2u);
     BOOST_REQUIRE((a.unregister_thread() == errc::ok));
     BOOST_REQUIRE((b.unregister_thread() == errc::ok));
-    BOOST_REQUIRE((f.buf.drain() == errc::ok));
-    const std::vector<seen> all = records_of(f.buf.sink().bytes());
+    BOOST_REQUIRE((buf.drain() == errc::ok));
+    const std::vector<seen> all = records_of(buf.sink().bytes());
     BOOST_TEST(all[all.size() - 3].tag == tags::chunk); // a's chunk 1: header, value 3, padding
     BOOST_TEST(all[all.size() - 3].chunk.sequence == 1u);
     BOOST_TEST(all[all.size() - 2].value == 3u);
@@ -222,12 +228,7 @@ BOOST_AUTO_TEST_CASE(a_flush_pads_an_idle_writers_open_chunk) {
 
 // Going offline straight from idle: the writer pads its chunk itself if no flush took it
 // over, and does not touch it if one did.
-BOOST_AUTO_TEST_CASE(going_offline_from_idle_closes_the_chunk_once) {
-    idle_fixture f;
-    using writer = chunk_writer<decltype(f.buf)>;
-    writer a(f.buf, 4096, 1, 100), b(f.buf, 4096, 1, 200);
-    BOOST_REQUIRE((a.register_thread() == errc::ok));
-    BOOST_REQUIRE((b.register_thread() == errc::ok));
+BOOST_FIXTURE_TEST_CASE(going_offline_from_idle_closes_the_chunk_once, two_idle_writers) {
     write_values(a, 0, 1);
     BOOST_REQUIRE((a.idle() == errc::ok));
     BOOST_REQUIRE((a.go_offline() == errc::ok)); // not taken over: pads itself
@@ -240,11 +241,11 @@ BOOST_AUTO_TEST_CASE(going_offline_from_idle_closes_the_chunk_once) {
     BOOST_REQUIRE((a.go_online() == errc::ok));
     BOOST_REQUIRE((a.unregister_thread() == errc::ok));
     BOOST_REQUIRE((b.unregister_thread() == errc::ok));
-    BOOST_REQUIRE((f.buf.drain() == errc::ok));
+    BOOST_REQUIRE((buf.drain() == errc::ok));
     std::uint64_t a_chunks = 0;
-    for (const seen& s : records_of(f.buf.sink().bytes())) a_chunks += s.tag == tags::chunk && s.chunk.tid == 100;
+    for (const seen& s : records_of(buf.sink().bytes())) a_chunks += s.tag == tags::chunk && s.chunk.tid == 100;
     BOOST_TEST(a_chunks == 2u);
-    BOOST_TEST(f.buf.get_counter().online_count() == 0u);
+    BOOST_TEST(buf.get_counter().online_count() == 0u);
 }
 
 // Two threads in parallel: every record lies in a chunk of its own thread, in order.
