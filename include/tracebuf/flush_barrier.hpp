@@ -178,24 +178,26 @@ private:
                 // An idle thread's unwritten chunk tail, taken over with the thread.
                 write_padding(arena_.data() + offset, bytes, Traits::max_record_size);
             });
-            if (!arena_.double_buffered()) {
-                write_out(arena_.data(), end);
-                // relaxed: published by counter_.release (release), acquired by the parked threads.
-                handoff_base_.store(base, atomics::relaxed);
-                arena_.rebase(base);
-                counter_.release(counter_.take_parked() + 1);
-                return;
+            // Double buffering writes the full buffer out after the release, inline before it.
+            const bool after_release = arena_.double_buffered();
+            unsigned char* full = arena_.data();
+            if (after_release) {
+                await_spare_buffer();
+                full = arena_.swap_buffers();
+                // relaxed: written while FLUSHING is set; the next flusher came online through
+                // the release below (or later), so it reads 1 or finish_write_out's 0.
+                write_out_pending_.store(1, atomics::relaxed);
+            } else {
+                write_out(full, end);
             }
-            await_spare_buffer();
-            unsigned char* const full = arena_.swap_buffers();
-            // relaxed: written while FLUSHING is set; the next flusher came online through the
-            // release below (or later), so it reads 1 or the value finish_write_out stored.
-            write_out_pending_.store(1, atomics::relaxed);
-            handoff_base_.store(base, atomics::relaxed); // as above
+            // relaxed: published by counter_.release (release), acquired by the parked threads.
+            handoff_base_.store(base, atomics::relaxed);
             arena_.rebase(base);
             counter_.release(counter_.take_parked() + 1);
-            write_out(full, end);
-            finish_write_out();
+            if (after_release) {
+                write_out(full, end);
+                finish_write_out();
+            }
         }
     }
 
