@@ -86,30 +86,31 @@ static_assert(tracebuf::record_footprint(payload<24>::size) == 24);
 
 // ---- tracebuf -------------------------------------------------------------------------------
 
-struct shared_tracebuf {
-    std::vector<std::uint64_t> memory;
-    std::unique_ptr<buffer_type> buffer;
-};
-shared_tracebuf tb;
+// The buffer a run's threads share, one per buffer type; its full buffers are discarded.
+template <class Buffer>
+struct shared {
+    static inline std::vector<std::uint64_t> memory;
+    static inline std::unique_ptr<Buffer> buffer;
 
-template <std::size_t Bytes>
-void tracebuf_setup(const benchmark::State&) {
-    tb.memory.assign(Bytes / 8, 0);
-    tb.buffer = std::make_unique<buffer_type>(tb.memory.data(), Bytes,
-                                              tracebuf::callback_sink(&discard, nullptr), true);
-}
-void tracebuf_teardown(const benchmark::State&) {
-    tb.buffer.reset();
-    tb.memory = {};
-}
+    template <std::size_t Bytes>
+    static void setup(const benchmark::State&) {
+        memory.assign(Bytes / 8, 0);
+        buffer = std::make_unique<Buffer>(memory.data(), Bytes, tracebuf::callback_sink(&discard, nullptr), true);
+    }
+    static void teardown(const benchmark::State&) {
+        buffer.reset();
+        memory = {};
+    }
+};
+using tb = shared<buffer_type>;
 
 class tracebuf_writer {
 public:
     tracebuf_writer() {
-        tb.buffer->register_thread(p_);
-        tb.buffer->go_offline(p_);
+        tb::buffer->register_thread(p_);
+        tb::buffer->go_offline(p_);
     }
-    ~tracebuf_writer() { tb.buffer->unregister_thread(p_); }
+    ~tracebuf_writer() { tb::buffer->unregister_thread(p_); }
     tracebuf_writer(const tracebuf_writer&) = delete;
     tracebuf_writer& operator=(const tracebuf_writer&) = delete;
     tracebuf::producer& handle() { return p_; }
@@ -122,7 +123,7 @@ template <std::size_t R>
 struct record_strategy : tracebuf_writer {
     payload<R> rec;
     void write_stretch(std::uint32_t seq) {
-        buffer_type& buf = *tb.buffer;
+        buffer_type& buf = *tb::buffer;
         buf.go_online(p_);
         for (std::int64_t i = 0; i < stretch; ++i) {
             void* body = buf.reserve_record(p_, tracebuf::memtrace::load, payload<R>::size);
@@ -137,7 +138,7 @@ template <std::size_t R>
 struct batch8_strategy : tracebuf_writer {
     payload<R> rec;
     void write_stretch(std::uint32_t seq) {
-        buffer_type& buf = *tb.buffer;
+        buffer_type& buf = *tb::buffer;
         buf.go_online(p_);
         for (std::int64_t i = 0; i < stretch; i += 8) {
             unsigned char* at = buf.reserve(p_, 8 * R);
@@ -160,22 +161,10 @@ struct chunk_traits : tracebuf::default_traits {
     static constexpr bool zero_after_flush = false;
 };
 using chunk_buffer_type = tracebuf::trace_buffer<chunk_traits, tracebuf::callback_sink>;
-std::unique_ptr<chunk_buffer_type> chunk_buffer;
 
-template <std::size_t Bytes>
-void chunk_setup(const benchmark::State&) {
-    tb.memory.assign(Bytes / 8, 0);
-    chunk_buffer = std::make_unique<chunk_buffer_type>(tb.memory.data(), Bytes,
-                                                       tracebuf::callback_sink(&discard, nullptr), true);
-}
-void chunk_teardown(const benchmark::State&) {
-    chunk_buffer.reset();
-    tb.memory = {};
-}
-
-template <class Buffer, Buffer& (*Get)(), std::size_t R>
+template <class Buffer, std::size_t R>
 struct basic_chunk_strategy {
-    tracebuf::chunk_writer<Buffer> writer{Get(), chunk_bytes, 1, 1};
+    tracebuf::chunk_writer<Buffer> writer{*shared<Buffer>::buffer, chunk_bytes, 1, 1};
     payload<R> rec;
     basic_chunk_strategy() {
         writer.register_thread();
@@ -193,12 +182,10 @@ struct basic_chunk_strategy {
     }
 };
 
-chunk_buffer_type& get_chunk_buffer() { return *chunk_buffer; }
-buffer_type& get_tracebuf() { return *tb.buffer; }
 template <std::size_t R>
-using chunk_strategy = basic_chunk_strategy<chunk_buffer_type, get_chunk_buffer, R>;
+using chunk_strategy = basic_chunk_strategy<chunk_buffer_type, R>;
 template <std::size_t R>
-using chunk_zeroed_strategy = basic_chunk_strategy<buffer_type, get_tracebuf, R>;
+using chunk_zeroed_strategy = basic_chunk_strategy<buffer_type, R>;
 
 // ---- peers ----------------------------------------------------------------------------------
 
@@ -329,7 +316,7 @@ void threads_1_to_8(benchmark::internal::Benchmark* b) {
 
 void syscall_tracebuf(benchmark::State& state) {
     tracebuf_writer w;
-    buffer_type& buf = *tb.buffer;
+    buffer_type& buf = *tb::buffer;
     tracebuf::producer& p = w.handle();
     buf.go_online(p);
     for (auto _ : state) {
@@ -503,10 +490,11 @@ void e2e_write_loop(benchmark::State& state) {
         ->Apply(threads_1_to_8)
 
 #define TRACEBUF_THROUGHPUT_ALL(R, buffer, bytes)                                              \
-    TRACEBUF_THROUGHPUT(record, R, buffer, bytes, tracebuf_setup, tracebuf_teardown);          \
-    TRACEBUF_THROUGHPUT(batch8, R, buffer, bytes, tracebuf_setup, tracebuf_teardown);          \
-    TRACEBUF_THROUGHPUT(chunk, R, buffer, bytes, chunk_setup, chunk_teardown);                 \
-    TRACEBUF_THROUGHPUT(chunk_zeroed, R, buffer, bytes, tracebuf_setup, tracebuf_teardown);    \
+    TRACEBUF_THROUGHPUT(record, R, buffer, bytes, tb::setup, tb::teardown);                    \
+    TRACEBUF_THROUGHPUT(batch8, R, buffer, bytes, tb::setup, tb::teardown);                    \
+    TRACEBUF_THROUGHPUT(chunk, R, buffer, bytes, shared<chunk_buffer_type>::setup,             \
+                        shared<chunk_buffer_type>::teardown);                                  \
+    TRACEBUF_THROUGHPUT(chunk_zeroed, R, buffer, bytes, tb::setup, tb::teardown);              \
     TRACEBUF_THROUGHPUT(fetch_add, R, buffer, bytes, plain_setup, plain_teardown);             \
     TRACEBUF_THROUGHPUT(mutex, R, buffer, bytes, plain_setup, plain_teardown);                 \
     BENCHMARK(throughput_private<R, bytes>)->Name("private/" #R "B/" #buffer)->Apply(threads_1_to_8)
@@ -523,8 +511,8 @@ BENCHMARK(throughput<moodycamel_strategy, 24>)->Name("moodycamel/24B/unbounded")
     ->Setup(queue_setup<24>)->Teardown(queue_teardown)->Apply(threads_1_to_8);
 #endif
 
-BENCHMARK(syscall_tracebuf)->Name("syscall/tracebuf")->Setup(tracebuf_setup<l2_bytes>)
-    ->Teardown(tracebuf_teardown)->Apply(threads_1_to_8);
+BENCHMARK(syscall_tracebuf)->Name("syscall/tracebuf")->Setup(tb::setup<l2_bytes>)
+    ->Teardown(tb::teardown)->Apply(threads_1_to_8);
 #if defined(TRACEBUF_BENCH_URCU)
 BENCHMARK(syscall_urcu_qsbr)->Name("syscall/urcu_qsbr")->Apply(threads_1_to_8);
 #endif
