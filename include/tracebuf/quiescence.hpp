@@ -27,11 +27,13 @@
 //
 // Idle producers (Traits::idle_slots > 0): a host that can be stopped between callbacks
 // without a hook (QEMU) marks each thread idle at the end of a callback and busy at the
-// start of the next - one exchange on the thread's own slot, no shared write. A flusher
-// that waits counts idle producers offline on their behalf; such a producer's next busy()
-// comes online the slow way.
+// start of the next - an exchange and a store (or a second exchange, see
+// Traits::idle_fence) on the thread's own slot, no shared write. A flusher that waits counts
+// idle producers offline on their behalf; such a producer's next busy() comes online the
+// slow way.
 //
-// Policies: Traits::atomics (atomics_*.hpp), Traits::wait (wait_*.hpp).
+// Policies: Traits::atomics (atomics_*.hpp), Traits::wait (wait_*.hpp), Traits::idle_fence
+// (fence_*.hpp).
 // Freestanding.
 #ifndef TRACEBUF_QUIESCENCE_HPP
 #define TRACEBUF_QUIESCENCE_HPP
@@ -49,6 +51,7 @@ template <class Traits>
 class quiescence_counter {
     using atomics = typename Traits::atomics;
     using wait_policy = typename Traits::wait;
+    using idle_fence = typename Traits::idle_fence;
     template <class T>
     using atomic = typename atomics::template atomic<T>;
     static_assert(detail::check_traits<Traits>());
@@ -128,8 +131,9 @@ public:
 
     /// Marks the calling thread idle: between callbacks, not writing, and possibly stopped
     /// by the host for any length of time without a hook. It still counts as online, but a
-    /// flusher that is waiting may count it offline on its behalf. Never waits; one exchange
-    /// on the thread's own cache line, plus a wake-up of the flusher if one is waiting.
+    /// flusher that is waiting may count it offline on its behalf. Never waits; a store to the
+    /// thread's own cache line (an exchange with symmetric_fence) and a load of the state
+    /// word, plus a wake-up of the flusher if one is waiting.
     /// `open_offset`, `open_bytes` (multiples of 8, open_bytes <= Traits::max_reservation):
     /// a range of the current buffer that this thread reserved and has not written yet (the
     /// rest of a chunk: chunk_writer.hpp). A flusher that takes the thread over covers it
@@ -138,12 +142,25 @@ public:
     errc idle(producer& p, std::uint64_t open_offset = 0, std::uint64_t open_bytes = 0) noexcept {
         static_assert(idle_slots > 0, "idle() needs Traits::idle_slots > 0");
         if (p.state_ != producer_state::online) return p.refuse(errc::not_online);
-        // seq_cst: publishes this thread's records (release, acquired by the flusher's CAS in
-        // take_idle_producers) and, with the load below, forms a Dekker pair with the
-        // flusher's WAITING RMW and its scan: either the scan sees this slot idle, or this
-        // load sees WAITING and nudges the flusher awake.
-        slots_[p.slot_].state.exchange(idle_word(open_offset, open_bytes), atomics::seq_cst);
-        if (state_.load(atomics::seq_cst) & waiting_bit) {
+        // The slot's new word publishes this thread's records (release, acquired by the
+        // flusher's CAS in take_idle_producers) and, with the load of the state word after
+        // it, forms a Dekker pair with the flusher's WAITING RMW and its scan (I9): either the
+        // scan sees this slot idle, or the load sees WAITING and nudges the flusher awake.
+        atomic<std::uint64_t>& slot = slots_[p.slot_].state;
+        bool waiting;
+        if (idle_fence::asymmetric()) {
+            // release: as above. The store-load order comes from light() here and heavy()
+            // after the flusher's WAITING RMW; the store is plain (only the flusher's CAS from
+            // idle competes for the word, and the slot is online now).
+            slot.store(idle_word(open_offset, open_bytes), atomics::release);
+            idle_fence::light();
+            waiting = (state_.load(atomics::relaxed) & waiting_bit) != 0;
+        } else {
+            // seq_cst, both: the Dekker pair with the flusher's seq_cst RMW and scan loads.
+            slot.exchange(idle_word(open_offset, open_bytes), atomics::seq_cst);
+            waiting = (state_.load(atomics::seq_cst) & waiting_bit) != 0;
+        }
+        if (waiting) {
             // The flusher sleeps on a value without NUDGE, read after it cleared the bit and
             // before its scan: setting the bit changes the word, so a flusher about to sleep
             // cannot miss this wake-up, however many producers nudge. (A toggle could: two
@@ -237,6 +254,12 @@ public:
                                                   atomics::relaxed))
                     continue;
                 s |= waiting_bit;
+                // The asymmetric form of that pair: once, since WAITING stays set until this
+                // flusher owns the buffer. Every idle() whose load comes after this barrier
+                // sees WAITING; every one before it has its slot store visible to the scans.
+                if constexpr (idle_slots > 0) {
+                    if (idle_fence::asymmetric()) idle_fence::heavy();
+                }
             }
             if constexpr (idle_slots > 0) {
                 if (s & nudge_bit) {
@@ -357,9 +380,10 @@ private:
     std::uint32_t take_idle_producers(CloseOpenRange& close_open_range) noexcept {
         std::uint32_t taken = 0;
         for (std::uint32_t i = 0; i < idle_slots; ++i) {
-            // seq_cst load: the Dekker pair with idle() (after the WAITING RMW).
+            // seq_cst load: the Dekker pair with idle() (after the WAITING RMW; in the
+            // asymmetric form, after heavy()).
             std::uint64_t expected = slots_[i].state.load(atomics::seq_cst);
-            // acquire: pairs with the seq_cst exchange in idle(): the producer's records are
+            // acquire: pairs with the store or exchange in idle(): the producer's records are
             // visible to the flush. The CAS compares the whole word, open range included.
             if ((expected & slot_state_mask) == slot_idle &&
                 slots_[i].state.compare_exchange_strong(expected, slot_taken, atomics::acquire,

@@ -4,7 +4,7 @@
 //   tracebuf::trace_buffer<tracebuf::default_traits, tracebuf::fd_sink> buf(mem, size, fd_sink(fd));
 //
 // default_traits: Boost.Atomic and the futex wait policy; std::atomic under ThreadSanitizer
-// (which cannot see Boost 1.81's inline assembly). Not freestanding (the futex policy and
+// (which cannot see Boost 1.81's inline assembly); membarrier for idle producers. Not freestanding (the futex policy and
 // the fd and memory sinks need libc); a Valgrind tool includes trace_buffer.hpp and the
 // freestanding policies it needs instead.
 #ifndef TRACEBUF_TRACEBUF_HPP
@@ -15,6 +15,7 @@
 #include <tracebuf/chunk_writer.hpp>
 #include <tracebuf/detail/config.hpp>
 #include <tracebuf/errc.hpp>
+#include <tracebuf/fence_membarrier.hpp>
 #include <tracebuf/memtrace.hpp>
 #include <tracebuf/reader.hpp>
 #include <tracebuf/record.hpp>
@@ -35,6 +36,7 @@ struct default_traits : traits_base {
     using atomics = boost_atomics;
 #endif
     using wait = futex_wait;
+    using idle_fence = membarrier_fence;
 };
 
 } // namespace tracebuf

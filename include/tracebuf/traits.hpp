@@ -1,6 +1,7 @@
 // tracebuf/traits.hpp - how a host configures tracebuf.
 //
-// Derive from tracebuf::traits_base, name the two policies, and override any constant:
+// Derive from tracebuf::traits_base, name the two policies, and override any constant or the
+// optional idle-fence policy:
 //
 //   struct my_traits : tracebuf::traits_base {
 //       using atomics = tracebuf::boost_atomics;       // atomics_boost.hpp / atomics_std.hpp
@@ -17,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <tracebuf/fence_symmetric.hpp>
 #include <tracebuf/record.hpp>
 
 namespace tracebuf {
@@ -46,6 +48,11 @@ struct traits_base {
     /// thread takes one, so at most idle_slots threads are registered at once. For hosts
     /// that may block a thread between callbacks without a hook (QEMU's exclusive sections).
     static constexpr std::uint32_t idle_slots = 0;
+
+    /// How idle() and a waiting flusher order their Dekker pair (fence_symmetric.hpp). Only
+    /// used with idle slots. membarrier_fence (fence_membarrier.hpp, Linux) takes the locked
+    /// instruction out of idle(); tracebuf.hpp's default_traits uses it.
+    using idle_fence = symmetric_fence;
 };
 
 namespace detail {
