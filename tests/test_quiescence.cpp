@@ -199,6 +199,7 @@ struct with_idle_slots : Base {
     static constexpr std::uint32_t idle_slots = 8;
 };
 using idle_traits = std::tuple<with_idle_slots<tracebuf_test::boost_futex>,
+                               with_idle_slots<tracebuf_test::boost_futex_membarrier>,
                                with_idle_slots<tracebuf_test::boost_spin>>;
 struct two_idle_slots : tracebuf_test::boost_futex {
     static constexpr std::uint32_t idle_slots = 2;
@@ -340,9 +341,13 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(no_thread_is_busy_while_a_flush_owns_the_buffer, T
 // lost needs two idles inside the flusher's scan-to-sleep window: this test did not hit it
 // in 60,000 rounds; the QEMU guest test in chunk mode, where the flusher is preempted for
 // milliseconds, did in one run of five. This one guards the scenario at unit level.)
-BOOST_AUTO_TEST_CASE(simultaneous_idles_never_lose_the_flushers_wake_up) {
-    using traits = with_idle_slots<tracebuf_test::boost_futex>;
-    quiescence_counter<traits> q;
+// Both idle fences: with membarrier, the idles race the flusher's WAITING RMW, heavy() and
+// scan with plain stores and loads.
+using futex_idle_traits = std::tuple<with_idle_slots<tracebuf_test::boost_futex>,
+                                     with_idle_slots<tracebuf_test::boost_futex_membarrier>>;
+BOOST_AUTO_TEST_CASE_TEMPLATE(simultaneous_idles_never_lose_the_flushers_wake_up, T,
+                              futex_idle_traits) {
+    quiescence_counter<T> q;
     constexpr int threads = 7; // and the flusher, on 2 cores: it is often preempted mid-scan
     constexpr int rounds = 20000;
     std::atomic<int> round_started{0};   // the flusher is waiting in this round

@@ -24,6 +24,11 @@ struct traits : tracebuf::traits_base {
 };
 
 using boost_futex = traits<parallel_atomics, tracebuf::futex_wait>;
+// The idle protocol's asymmetric form (default_traits' choice): idle() without a locked
+// instruction, membarrier on the flusher's side.
+struct boost_futex_membarrier : boost_futex {
+    using idle_fence = tracebuf::membarrier_fence;
+};
 using std_futex = traits<tracebuf::std_atomics, tracebuf::futex_wait>;
 using boost_spin = traits<parallel_atomics, tracebuf::spin_yield_wait>;
 using std_serialized = traits<tracebuf::std_atomics, tracebuf::serialized_host_wait>;
