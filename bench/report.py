@@ -19,8 +19,9 @@ import sys
 COLORS = {
     "private": "#2ca02c", "batch8": "#1f77b4", "record": "#d62728", "fetch_add": "#ff7f0e",
     "moodycamel": "#9467bd", "mutex": "#7f7f7f", "chunk": "#17becf", "chunk_zeroed": "#bcbd22",
+    "chunk_callback": "#8c564b", "chunk_callback_seqcst": "#e377c2",
 }
-THROUGHPUT = ["private", "chunk", "chunk_zeroed", "batch8", "record", "fetch_add", "moodycamel", "mutex"]
+THROUGHPUT = ["private", "chunk", "chunk_zeroed", "chunk_callback", "chunk_callback_seqcst", "batch8", "record", "fetch_add", "moodycamel", "mutex"]
 
 
 def load(path):
@@ -156,6 +157,11 @@ def main():
         md.append("| chunk_zeroed ÷ private, %s big | %s |" % (size, " | ".join(fmt(x, 1, 2) for x in vals)))
         vals = [ratio(rate(rows, "chunk", v, t), rate(rows, "mutex", v, t)) for t in threads]
         md.append("| chunk ÷ mutex, %s big (≥ 10 at 2, 4 thr) | %s |" % (size, " | ".join(fmt(x, 1, 1) for x in vals)))
+    v = "24B/big"
+    vals = [ratio(rate(rows, "chunk_callback", v, t), rate(rows, "chunk_callback_seqcst", v, t)) for t in threads]
+    md.append("| busy/idle per record, membarrier ÷ seq_cst idle fence, 24B big | %s |" % " | ".join(fmt(x, 1, 2) for x in vals))
+    vals = [ratio(rate(rows, "chunk_callback", v, t), rate(rows, "private", v, t)) for t in threads]
+    md.append("| chunk_callback ÷ private, 24B big | %s |" % " | ".join(fmt(x, 1, 2) for x in vals))
     for q in ("p50", "p90", "p99"):
         vals = [ratio(rate(rows, "stall", "record/64MiB", t, q + "_us"), rate(rows, "stall", "double/64MiB", t, q + "_us"))
                 for t in threads]

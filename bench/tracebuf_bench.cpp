@@ -187,6 +187,48 @@ using chunk_strategy = basic_chunk_strategy<chunk_buffer_type, R>;
 template <std::size_t R>
 using chunk_zeroed_strategy = basic_chunk_strategy<buffer_type, R>;
 
+// Chunk mode as the QEMU plugin drives it: busy() before each record and idle() after, so
+// that a flush never waits for a thread the host stopped between callbacks. With each idle
+// fence: membarrier_fence (default_traits) makes idle() a plain store, symmetric_fence an
+// exchange; either way busy() is one.
+template <class Fence>
+struct callback_traits : chunk_traits {
+    static constexpr std::uint32_t idle_slots = 64;
+    using idle_fence = Fence;
+};
+template <class Fence>
+using callback_buffer_type = tracebuf::trace_buffer<callback_traits<Fence>, tracebuf::callback_sink>;
+using callback_membarrier_buffer = callback_buffer_type<tracebuf::membarrier_fence>;
+using callback_seqcst_buffer = callback_buffer_type<tracebuf::symmetric_fence>;
+
+template <class Buffer, std::size_t R>
+struct basic_chunk_callback_strategy {
+    tracebuf::chunk_writer<Buffer> writer{*shared<Buffer>::buffer, chunk_bytes, 1, 1};
+    payload<R> rec;
+    basic_chunk_callback_strategy() {
+        writer.register_thread();
+        writer.go_offline();
+    }
+    ~basic_chunk_callback_strategy() { writer.unregister_thread(); }
+    void write_stretch(std::uint32_t seq) {
+        writer.go_online();
+        writer.idle();
+        for (std::int64_t i = 0; i < stretch; ++i) {
+            writer.busy();
+            void* body = writer.reserve_record(tracebuf::memtrace::load, payload<R>::size);
+            rec.set(seq++);
+            std::memcpy(body, rec.bytes, payload<R>::size);
+            writer.idle();
+        }
+        writer.go_offline();
+    }
+};
+
+template <std::size_t R>
+using chunk_callback_strategy = basic_chunk_callback_strategy<callback_membarrier_buffer, R>;
+template <std::size_t R>
+using chunk_callback_seqcst_strategy = basic_chunk_callback_strategy<callback_seqcst_buffer, R>;
+
 // ---- peers ----------------------------------------------------------------------------------
 
 struct shared_plain {
@@ -503,6 +545,10 @@ TRACEBUF_THROUGHPUT_ALL(16, l2, l2_bytes);
 TRACEBUF_THROUGHPUT_ALL(24, l2, l2_bytes);
 TRACEBUF_THROUGHPUT_ALL(16, big, big_bytes);
 TRACEBUF_THROUGHPUT_ALL(24, big, big_bytes);
+TRACEBUF_THROUGHPUT(chunk_callback, 24, big, big_bytes, shared<callback_membarrier_buffer>::setup,
+                    shared<callback_membarrier_buffer>::teardown);
+TRACEBUF_THROUGHPUT(chunk_callback_seqcst, 24, big, big_bytes, shared<callback_seqcst_buffer>::setup,
+                    shared<callback_seqcst_buffer>::teardown);
 
 #if defined(TRACEBUF_BENCH_MOODYCAMEL)
 BENCHMARK(throughput<moodycamel_strategy, 16>)->Name("moodycamel/16B/unbounded")
