@@ -51,8 +51,8 @@ class chunk_writer {
 public:
     /// A writer for the calling thread, identified in its chunk headers by (pid, tid).
     /// `chunk_bytes`: a multiple of 8 in [chunk_header_footprint + 8, max_reservation]
-    /// (4 KiB to 64 KiB suits most hosts); otherwise status() is errc::bad_size and every
-    /// call fails with it. A record larger than a chunk's room gets a chunk of its own size.
+    /// (4 KiB to 64 KiB suits most hosts); otherwise status() is errc::bad_size,
+    /// register_thread fails with it, and later calls fail as for an unregistered thread. A record larger than a chunk's room gets a chunk of its own size.
     chunk_writer(Buffer& buffer, std::size_t chunk_bytes, std::uint32_t pid, std::uint32_t tid) noexcept
         : buffer_(buffer), chunk_bytes_(chunk_bytes), pid_(pid), tid_(tid) {}
     chunk_writer(const chunk_writer&) = delete;
