@@ -414,6 +414,7 @@ struct file_run {
     std::unique_ptr<file_buffer_type> buffer;
     std::mutex samples_mutex;
     std::vector<double> samples_us;        // parked
+    std::vector<double> held_samples_us;   // parked, less the time spent waiting for a CPU
     std::vector<double> leader_samples_us; // leading a flush
     std::atomic<int> finished{0};
 };
@@ -434,6 +435,7 @@ void file_setup(const benchmark::State&) {
         fr.memory.data(), Buffers * Bytes, rewinding_file_sink(fr.fd),
         Buffers == 2 ? tracebuf::buffering::double_buffer : tracebuf::buffering::single, true);
     fr.samples_us.clear();
+    fr.held_samples_us.clear();
     fr.leader_samples_us.clear();
     fr.finished = 0;
 }
@@ -452,8 +454,25 @@ double percentile(std::vector<double>& v, double q) {
 }
 
 struct slow_path_samples {
-    std::vector<double> parked, leading;
+    std::vector<double> parked, held, leading;
 };
+
+// How long the calling thread has waited on a run queue - runnable, but without a CPU - in
+// nanoseconds (the second field of /proc/thread-self/schedstat); -1 if unknown. With more
+// threads than cores, a parked thread that the flusher woke may wait that way for a time
+// slice before it runs: scheduling, not the flush protocol.
+double run_queue_wait_ns() {
+    const int fd = ::open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char text[128];
+    const ssize_t n = ::read(fd, text, sizeof text - 1);
+    ::close(fd);
+    if (n <= 0) return -1;
+    text[n] = '\0';
+    char* end = nullptr;
+    std::strtoull(text, &end, 10); // time on a CPU
+    return static_cast<double>(std::strtoull(end, nullptr, 10));
+}
 
 // Writes 24-byte records through the JIT-style API so that the slow path can be timed. A
 // claim at or below the capacity crossed the end (its thread leads the flush); one above
@@ -472,11 +491,16 @@ void file_writer(benchmark::State& state, slow_path_samples* samples) {
             std::uint64_t pos = buf.reserve_fast(24);
             if (pos + 24 > layout.capacity) {
                 const bool leads = pos <= layout.capacity;
+                const double waited0 = samples != nullptr && !leads ? run_queue_wait_ns() : 0;
                 const auto t0 = std::chrono::steady_clock::now();
                 pos = buf.reserve_slow(p, pos, 24);
-                if (samples != nullptr)
-                    (leads ? samples->leading : samples->parked)
-                        .push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+                if (samples != nullptr) {
+                    const double us =
+                        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+                    (leads ? samples->leading : samples->parked).push_back(us);
+                    if (!leads && waited0 >= 0)
+                        samples->held.push_back(us - (run_queue_wait_ns() - waited0) / 1000);
+                }
             }
             rec.set(seq++);
             tracebuf::write_record(*layout.current_data + pos, tracebuf::memtrace::load, rec.bytes, payload<24>::size);
@@ -494,6 +518,7 @@ void stall(benchmark::State& state) {
     {
         std::lock_guard<std::mutex> lock(fr.samples_mutex);
         fr.samples_us.insert(fr.samples_us.end(), mine.parked.begin(), mine.parked.end());
+        fr.held_samples_us.insert(fr.held_samples_us.end(), mine.held.begin(), mine.held.end());
         fr.leader_samples_us.insert(fr.leader_samples_us.end(), mine.leading.begin(), mine.leading.end());
     }
     fr.finished.fetch_add(1);
@@ -505,6 +530,8 @@ void stall(benchmark::State& state) {
         state.counters["p50_us"] = percentile(fr.samples_us, 0.50);
         state.counters["p90_us"] = percentile(fr.samples_us, 0.90);
         state.counters["p99_us"] = percentile(fr.samples_us, 0.99);
+        state.counters["held_p50_us"] = percentile(fr.held_samples_us, 0.50);
+        state.counters["held_p99_us"] = percentile(fr.held_samples_us, 0.99);
         state.counters["max_us"] = fr.samples_us.empty() ? 0 : fr.samples_us.back();
         state.counters["lead_p50_us"] = percentile(fr.leader_samples_us, 0.50);
     }
