@@ -1,8 +1,10 @@
 // Compiled with -ffreestanding -fno-exceptions -fno-rtti -fno-threadsafe-statics -nostdlib
 // by check_freestanding.cmake, which then fails if `nm -u` of the object lists anything but
 // memcpy and memset. It instantiates every code path of the core: the parallel protocol
-// (with a spin-only wait policy, the simplest freestanding one) and the serialized host,
-// with the atomics policy given by TRACEBUF_FREESTANDING_STD_ATOMICS.
+// (with a spin-only wait policy, the simplest freestanding one), with idle producers, chunk
+// mode and double buffering, and the serialized host, with the atomics policy given by
+// TRACEBUF_FREESTANDING_STD_ATOMICS.
+#include <tracebuf/chunk_writer.hpp>
 #include <tracebuf/trace_buffer.hpp>
 #include <tracebuf/detail/cpu_relax.hpp>
 #include <tracebuf/reader.hpp>
@@ -39,7 +41,13 @@ struct valgrind_traits : tracebuf::traits_base {
     using wait = tracebuf::serialized_host_wait;
 };
 
+// Idle producers with the default (symmetric) idle fence.
+struct idle_traits : parallel_traits {
+    static constexpr unsigned idle_slots = 4;
+};
+
 using parallel_buffer = tracebuf::trace_buffer<parallel_traits, tracebuf::callback_sink>;
+using idle_buffer = tracebuf::trace_buffer<idle_traits, tracebuf::callback_sink>;
 using valgrind_buffer = tracebuf::trace_buffer<valgrind_traits, tracebuf::callback_sink>;
 
 template <class Buffer>
@@ -63,6 +71,26 @@ int exercise(void* memory, unsigned long bytes, tracebuf::callback_sink::functio
     return failures + static_cast<int>(buf.stats().flushes);
 }
 
+// Chunk mode through idle and offline periods, into a double-buffered buffer.
+int exercise_chunks(void* memory, unsigned long bytes, tracebuf::callback_sink::function fn) {
+    idle_buffer buf(memory, bytes, tracebuf::callback_sink(fn, nullptr), tracebuf::buffering::double_buffer);
+    tracebuf::chunk_writer<idle_buffer> w(buf, 4096, 1, 2);
+    int failures = 0;
+    failures += w.register_thread() != tracebuf::errc::ok;
+    unsigned long long value = 42;
+    failures += w.write_record(0x4d41, &value, sizeof value) != tracebuf::errc::ok;
+    failures += w.idle() != tracebuf::errc::ok;
+    failures += w.busy() != tracebuf::errc::ok;
+    failures += w.write_record(0x4d41, &value, sizeof value) != tracebuf::errc::ok;
+    failures += w.idle() != tracebuf::errc::ok;
+    failures += w.go_offline() != tracebuf::errc::ok; // from idle
+    failures += w.go_online() != tracebuf::errc::ok;
+    failures += w.flush() != tracebuf::errc::ok;
+    failures += w.unregister_thread() != tracebuf::errc::ok;
+    failures += buf.drain() != tracebuf::errc::ok;
+    return failures + static_cast<int>(w.chunks());
+}
+
 } // namespace
 
 // Per-thread handles in static storage, as a Valgrind tool keeps them: constant-initialised
@@ -71,7 +99,7 @@ tracebuf::producer thread_handles[16];
 
 extern "C" int tracebuf_freestanding_parallel(void* memory, unsigned long bytes,
                                               tracebuf::callback_sink::function fn) {
-    return exercise<parallel_buffer>(memory, bytes, fn);
+    return exercise<parallel_buffer>(memory, bytes, fn) + exercise_chunks(memory, bytes, fn);
 }
 
 extern "C" int tracebuf_freestanding_serialized(void* memory, unsigned long bytes,
