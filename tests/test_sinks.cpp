@@ -6,14 +6,22 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <tracebuf/reader.hpp>
 #include <tracebuf/sink_callback.hpp>
+#include <tracebuf/sink_direct.hpp>
 #include <tracebuf/sink_fd.hpp>
 #include <tracebuf/sink_memory.hpp>
+#include <tracebuf/trace_buffer.hpp>
+
+#include "support/test_traits.hpp"
 
 using namespace tracebuf;
 
@@ -118,4 +126,132 @@ BOOST_AUTO_TEST_CASE(memory_sink_keeps_bytes_and_flush_boundaries) {
     BOOST_TEST(sink.write("ef", 2) == 0);
     BOOST_TEST(std::string(sink.bytes().begin(), sink.bytes().end()) == "abcdef");
     BOOST_TEST((sink.flush_sizes() == std::vector<std::size_t>{4, 2}));
+}
+
+// ---- direct_fd_sink -------------------------------------------------------------------------
+
+namespace {
+
+// What O_DIRECT would check, per write(2) call: the memory and the length are whole blocks
+// (the file offset then stays aligned, since every write is whole blocks).
+struct block_log {
+    std::string written;
+    int calls = 0;
+    int misaligned = 0;
+};
+block_log* blocks = nullptr;
+
+ssize_t block_checking_write(int, const void* data, std::size_t size) {
+    ++blocks->calls;
+    if (reinterpret_cast<std::uintptr_t>(data) % direct_fd_sink::block_size != 0 ||
+        size % direct_fd_sink::block_size != 0)
+        ++blocks->misaligned;
+    blocks->written.append(static_cast<const char*>(data), size);
+    return static_cast<ssize_t>(size);
+}
+
+struct aligned_free {
+    void operator()(void* p) const noexcept { std::free(p); }
+};
+using aligned_bytes = std::unique_ptr<unsigned char[], aligned_free>;
+aligned_bytes aligned_alloc_bytes(std::size_t n) {
+    return aligned_bytes(static_cast<unsigned char*>(std::aligned_alloc(direct_fd_sink::block_size, n)));
+}
+
+// `records` records of 16 bytes (tag 0x4d41, an 8-byte sequence number) at `at`.
+void fill_records(unsigned char* at, std::size_t records) {
+    for (std::uint64_t i = 0; i < records; ++i) at = static_cast<unsigned char*>(write_record(at, 0x4d41, &i, sizeof i));
+}
+
+// The data records of a trace, in order, checking it is a valid trace throughout.
+std::vector<std::uint64_t> data_records(const std::string& trace) {
+    std::vector<std::uint64_t> seen;
+    const scan_result r = scan_records(trace.data(), trace.size(), 4096,
+                                       [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t) {
+                                           if (tag == tags::padding) return;
+                                           std::uint64_t v = ~0ull;
+                                           if (n == sizeof v) std::memcpy(&v, payload, n);
+                                           seen.push_back(v);
+                                       });
+    BOOST_TEST(r.ok());
+    return seen;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(direct_sink_writes_whole_blocks_and_pads_each_tail) {
+    constexpr std::size_t records = 831; // 13,296 bytes: three blocks and 1,008 bytes
+    aligned_bytes data = aligned_alloc_bytes(4 * 4096);
+    fill_records(data.get(), records);
+    const std::size_t size = records * 16;
+
+    for (const std::size_t offset : {std::size_t{0}, std::size_t{8}}) { // aligned, then not
+        if (offset != 0) {
+            std::memmove(data.get() + offset, data.get(), size);
+        }
+        block_log log;
+        blocks = &log;
+        direct_fd_sink sink(42, 4096, &block_checking_write);
+        BOOST_TEST(sink.write(data.get() + offset, size) == 0);
+        BOOST_TEST(sink.write(data.get() + offset, 16) == 0); // a flush shorter than a block
+        blocks = nullptr;
+        BOOST_TEST(log.misaligned == 0);
+        BOOST_TEST(log.written.size() == 5 * 4096u);
+        // aligned: the three whole blocks in place, the tail, the short flush; not aligned:
+        // every block through the staging block.
+        BOOST_TEST(log.calls == (offset == 0 ? 3 : 5));
+        BOOST_TEST(std::memcmp(log.written.data(), data.get() + offset, size) == 0);
+        const std::vector<std::uint64_t> seen = data_records(log.written);
+        BOOST_REQUIRE(seen.size() == records + 1);
+        for (std::uint64_t i = 0; i < records; ++i) BOOST_TEST(seen[i] == i);
+        BOOST_TEST(seen[records] == 0u);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(direct_sink_reports_errors) {
+    scripted w({-ENOSPC});
+    aligned_bytes data = aligned_alloc_bytes(4096);
+    fill_records(data.get(), 4);
+    direct_fd_sink sink(42, 4096, &scripted_write);
+    BOOST_TEST(sink.write(data.get(), 64) == ENOSPC);
+}
+
+// Through a double-buffered trace buffer into a real file opened with O_DIRECT, where the
+// file system supports it (tmpfs does not: then there is nothing to test here).
+BOOST_AUTO_TEST_CASE(direct_sink_writes_a_valid_trace_past_the_page_cache) {
+    char path[] = "tracebuf-direct-XXXXXX"; // in the working directory: /tmp may be tmpfs
+    const int fd = ::mkstemp(path);
+    BOOST_REQUIRE(fd >= 0);
+    ::unlink(path);
+    if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_DIRECT) != 0) {
+        BOOST_TEST_MESSAGE("O_DIRECT is not supported here (errno " << errno << "): skipped");
+        ::close(fd);
+        return;
+    }
+    constexpr std::size_t bytes = 2 * 64 * 1024;
+    aligned_bytes memory = aligned_alloc_bytes(bytes);
+    constexpr std::uint64_t records = 50000; // about 12 flushes of 64 KiB
+    {
+        trace_buffer<tracebuf_test::boost_futex, direct_fd_sink> buf(memory.get(), bytes, direct_fd_sink(fd),
+                                                                    buffering::double_buffer);
+        producer p;
+        BOOST_REQUIRE((buf.register_thread(p) == errc::ok));
+        for (std::uint64_t i = 0; i < records; ++i) BOOST_REQUIRE((buf.write_record(p, 0x4d41, &i, sizeof i) == errc::ok));
+        BOOST_REQUIRE((buf.unregister_thread(p) == errc::ok));
+        BOOST_REQUIRE((buf.drain() == errc::ok));
+        BOOST_TEST(buf.stats().flushes >= 10u);
+        BOOST_TEST(buf.sink_error() == 0);
+    }
+    const off_t size = ::lseek(fd, 0, SEEK_END);
+    BOOST_TEST(size % 4096 == 0);
+    std::string trace(static_cast<std::size_t>(size), '\0');
+    // Read back without O_DIRECT (which would want an aligned buffer): a second descriptor.
+    const int reader = ::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY);
+    BOOST_REQUIRE(reader >= 0);
+    BOOST_REQUIRE(::pread(reader, trace.data(), trace.size(), 0) == static_cast<ssize_t>(size));
+    ::close(reader);
+    const std::vector<std::uint64_t> seen = data_records(trace);
+    BOOST_REQUIRE(seen.size() == records);
+    for (std::uint64_t i = 0; i < records; ++i) BOOST_TEST_REQUIRE(seen[i] == i);
+    ::close(fd);
 }

@@ -20,6 +20,7 @@
 #include <tracebuf/reader.hpp>
 #include <tracebuf/record.hpp>
 #include <tracebuf/sink_callback.hpp>
+#include <tracebuf/sink_direct.hpp>
 #include <tracebuf/sink_fd.hpp>
 #include <tracebuf/sink_memory.hpp>
 #include <tracebuf/trace_buffer.hpp>
