@@ -2,13 +2,14 @@
 // thread through tracebuf, in memtrace's record layouts.
 //
 //   qemu-x86_64 -plugin ./libtracebuf_qemu.so,out=trace.bin[,buffer=BYTES][,mode=MODE]
-//               [,chunk=BYTES] PROGRAM ARGS
+//               [,chunk=BYTES][,direct=1] PROGRAM ARGS
 //
 // MODE: record (default: one shared reservation per record, the finest global order),
 // chunk (each thread fills chunks of chunk=BYTES, default 64 KiB, with plain stores: one
 // shared reservation per chunk; order between threads by chunk), double (record, with a
 // double-buffered flush: buffer=BYTES is split in two, one written out while the other
-// fills), chunk-double (both).
+// fills), chunk-double (both). direct=1 writes the file with O_DIRECT, past the page cache
+// (sink_direct.hpp; falls back to ordinary writes where the file system refuses it).
 //
 // Records: HEADER at start; per thread a THREAD record (pid, tid, serial) in its slot; at
 // translation an INSN descriptor (insn_seq, pc, flags, bytes) per instruction; per executed
@@ -35,6 +36,7 @@
 // Plus a text summary (threads, records, bytes, flushes, time parked) in OUT.summary, for the
 // tracebuf-qemu wrapper: some programs close stderr before they exit.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -53,6 +55,7 @@
 #include <vector>
 
 #include <tracebuf/memtrace.hpp>
+#include <tracebuf/sink_direct.hpp>
 #include <tracebuf/tracebuf.hpp>
 
 #include "qemu_plugin_api.h"
@@ -68,7 +71,16 @@ struct plugin_traits : tracebuf::default_traits {
     static constexpr std::uint32_t idle_slots = mt::slots; // one per thread slot
     static constexpr std::uint32_t max_threads = mt::slots;
 };
-using buffer_type = tracebuf::trace_buffer<plugin_traits, tracebuf::fd_sink>;
+// The output file, written through the page cache or, with direct=1, past it.
+struct plugin_sink {
+    bool direct;
+    tracebuf::fd_sink buffered;
+    tracebuf::direct_fd_sink unbuffered;
+    int write(const void* data, std::size_t size) noexcept {
+        return direct ? unbuffered.write(data, size) : buffered.write(data, size);
+    }
+};
+using buffer_type = tracebuf::trace_buffer<plugin_traits, plugin_sink>;
 using chunk_writer_type = tracebuf::chunk_writer<buffer_type>;
 
 // One per guest thread that ever wrote; kept until exit for the summary. In chunk mode the
@@ -89,7 +101,7 @@ struct plugin_state {
     std::string out_path;
     int fd = -1;
     pid_t pid = 0;
-    std::vector<std::uint64_t> memory;
+    bool direct = false;
     std::unique_ptr<buffer_type> buffer;
     tracebuf::jit_layout layout{}; // read once; with double buffering, data via current_data
     bool chunked = false;
@@ -342,6 +354,8 @@ bool parse_args(int argc, char** argv, std::size_t& buffer_bytes) {
             if (!parse_size(a.substr(7), buffer_bytes)) return false;
         } else if (a.rfind("chunk=", 0) == 0) {
             if (!parse_size(a.substr(6), g.chunk_bytes)) return false;
+        } else if (a == "direct=1" || a == "direct=0") {
+            g.direct = a == "direct=1";
         } else if (a.rfind("mode=", 0) == 0) {
             const std::string m = a.substr(5);
             if (m != "record" && m != "chunk" && m != "double" && m != "chunk-double") return false;
@@ -360,18 +374,32 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
     std::size_t buffer_bytes = 16u << 20;
     if (info->system_emulation || !parse_args(argc, argv, buffer_bytes)) {
         qemu_plugin_outs("tracebuf: usage: -plugin libtracebuf_qemu.so,out=PATH[,buffer=BYTES]"
-                         "[,mode=record|chunk|double|chunk-double][,chunk=BYTES] (linux-user only)\n");
+                         "[,mode=record|chunk|double|chunk-double][,chunk=BYTES][,direct=1] (linux-user only)\n");
         return -1;
     }
-    g.fd = ::open(g.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    constexpr int open_flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+    if (g.direct) {
+        g.fd = ::open(g.out_path.c_str(), open_flags | O_DIRECT, 0644);
+        if (g.fd < 0 && errno == EINVAL) {
+            qemu_plugin_outs(("tracebuf: " + g.out_path + " does not take O_DIRECT; writing through the page cache\n").c_str());
+            g.direct = false;
+        }
+    }
+    if (!g.direct) g.fd = ::open(g.out_path.c_str(), open_flags, 0644);
     if (g.fd < 0) {
         qemu_plugin_outs(("tracebuf: cannot open " + g.out_path + ": " + std::strerror(errno) + "\n").c_str());
         return -1;
     }
     g.pid = ::getpid();
-    g.memory.assign(buffer_bytes / 8, 0);
-    g.buffer = std::make_unique<buffer_type>(g.memory.data(), buffer_bytes, tracebuf::fd_sink(g.fd),
-                                             g.buffering, true);
+    // Page-aligned and zeroed, as O_DIRECT and memory_is_zeroed want; kept until exit.
+    void* memory = ::mmap(nullptr, buffer_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) {
+        qemu_plugin_outs("tracebuf: cannot allocate the buffer\n");
+        return -1;
+    }
+    const plugin_sink sink{g.direct, tracebuf::fd_sink(g.fd),
+                           tracebuf::direct_fd_sink(g.fd, plugin_traits::max_record_size)};
+    g.buffer = std::make_unique<buffer_type>(memory, buffer_bytes, sink, g.buffering, true);
     if (g.buffer->status() != tracebuf::errc::ok) {
         qemu_plugin_outs("tracebuf: buffer too small (at least 65536 bytes, twice that double-buffered)\n");
         return -1;

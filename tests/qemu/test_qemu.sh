@@ -6,6 +6,7 @@
 #   test_qemu.sh xz    WRAPPER DUMP WORKDIR           (xz -T4, which nobody here wrote)
 #   test_qemu.sh baselines WRAPPER DUMP WORKDIR GUEST (the benchmark's peer plugins)
 # TRACEBUF_TEST_MODE picks the plugin's mode: record (default), chunk, double, chunk-double;
+# TRACEBUF_TEST_DIRECT=1 writes the trace with O_DIRECT (the plugin's direct=1);
 # TRACEBUF_TEST_REPEAT runs the guest program that many times (a lost wake-up in the idle
 # protocol once showed up as a hang in one run of five). Every traced run has a time limit,
 # so that a hang fails the test in minutes, not at ctest's timeout.
@@ -21,6 +22,8 @@ case "$plugin_mode" in
   chunk-double) guest_options=(--buffer=131072 --mode=chunk-double --chunk=4096) ;;
   *) echo "unknown TRACEBUF_TEST_MODE $plugin_mode"; exit 2 ;;
 esac
+direct_option=()
+[ "${TRACEBUF_TEST_DIRECT:-0}" = 1 ] && direct_option=(--direct)
 mkdir -p "$dir"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
@@ -33,7 +36,7 @@ guest)
   "$guest" > "$dir/native.txt" || bad "native run failed"
   # A 64 KiB buffer: hundreds of flushes while threads block, come and go, and fork.
   for run in $(seq 1 "${TRACEBUF_TEST_REPEAT:-1}"); do
-    timeout 120 "$wrapper" --out="$dir/guest.trace" "${guest_options[@]}" -- "$guest" > "$dir/traced.txt" \
+    timeout 120 "$wrapper" --out="$dir/guest.trace" "${guest_options[@]}" "${direct_option[@]}" -- "$guest" > "$dir/traced.txt" \
       2> "$dir/stderr.txt" && ok || bad "traced run $run failed or hung (status $?): $(cat "$dir/stderr.txt")"
   done
   cmp -s "$dir/native.txt" "$dir/traced.txt" && ok || bad "output differs under the tracer"
