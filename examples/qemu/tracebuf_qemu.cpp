@@ -121,6 +121,13 @@ plugin_state g;
 thread_local thread_state* self = nullptr;
 thread_local bool untraced = false; // this thread could not get a slot
 
+// Errors and warnings go to stderr: qemu_plugin_outs writes to QEMU's log, which is off
+// unless qemu runs with -d plugin, and a plugin that refuses to load should say why.
+void say(const std::string& text) {
+    const ssize_t ignored = ::write(2, text.data(), text.size());
+    (void)ignored;
+}
+
 std::uint32_t gettid_now() { return static_cast<std::uint32_t>(::syscall(SYS_gettid)); }
 
 std::uint64_t nanoseconds_since(std::chrono::steady_clock::time_point t0) {
@@ -334,7 +341,7 @@ void on_exit(qemu_plugin_id_t, void*) {
                        std::chrono::duration<double>(std::chrono::steady_clock::now() - g.start).count());
     if (drained != tracebuf::errc::ok) {
         std::string msg = std::string("tracebuf: drain failed: ") + tracebuf::to_string(drained) + "\n";
-        qemu_plugin_outs(msg.c_str());
+        say(msg);
     }
     ::close(g.fd);
 }
@@ -373,7 +380,7 @@ bool parse_args(int argc, char** argv, std::size_t& buffer_bytes) {
 int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, char** argv) {
     std::size_t buffer_bytes = 16u << 20;
     if (info->system_emulation || !parse_args(argc, argv, buffer_bytes)) {
-        qemu_plugin_outs("tracebuf: usage: -plugin libtracebuf_qemu.so,out=PATH[,buffer=BYTES]"
+        say("tracebuf: usage: -plugin libtracebuf_qemu.so,out=PATH[,buffer=BYTES]"
                          "[,mode=record|chunk|double|chunk-double][,chunk=BYTES][,direct=1] (linux-user only)\n");
         return -1;
     }
@@ -381,31 +388,33 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
     if (g.direct) {
         g.fd = ::open(g.out_path.c_str(), open_flags | O_DIRECT, 0644);
         if (g.fd < 0 && errno == EINVAL) {
-            qemu_plugin_outs(("tracebuf: " + g.out_path + " does not take O_DIRECT; writing through the page cache\n").c_str());
+            say("tracebuf: " + g.out_path + " does not take O_DIRECT; writing through the page cache\n");
             g.direct = false;
         }
     }
     if (!g.direct) g.fd = ::open(g.out_path.c_str(), open_flags, 0644);
     if (g.fd < 0) {
-        qemu_plugin_outs(("tracebuf: cannot open " + g.out_path + ": " + std::strerror(errno) + "\n").c_str());
+        say("tracebuf: cannot open " + g.out_path + ": " + std::strerror(errno) + "\n");
         return -1;
     }
     g.pid = ::getpid();
-    // Page-aligned and zeroed, as O_DIRECT and memory_is_zeroed want; kept until exit.
-    void* memory = ::mmap(nullptr, buffer_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    // Page-aligned and zeroed, as O_DIRECT and memory_is_zeroed want; kept until exit. (At
+    // least a page, so that a too small buffer= is reported as such below.)
+    void* memory = ::mmap(nullptr, buffer_bytes != 0 ? buffer_bytes : 1, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) {
-        qemu_plugin_outs("tracebuf: cannot allocate the buffer\n");
+        say("tracebuf: cannot allocate the buffer\n");
         return -1;
     }
     const plugin_sink sink{g.direct, tracebuf::fd_sink(g.fd),
                            tracebuf::direct_fd_sink(g.fd, plugin_traits::max_record_size)};
     g.buffer = std::make_unique<buffer_type>(memory, buffer_bytes, sink, g.buffering, true);
     if (g.buffer->status() != tracebuf::errc::ok) {
-        qemu_plugin_outs("tracebuf: buffer too small (at least 65536 bytes, twice that double-buffered)\n");
+        say("tracebuf: buffer too small (at least 65536 bytes, twice that double-buffered)\n");
         return -1;
     }
     if (g.chunked && chunk_writer_type(*g.buffer, g.chunk_bytes, 0, 0).status() != tracebuf::errc::ok) {
-        qemu_plugin_outs("tracebuf: chunk=BYTES must be a multiple of 8 in [32, 65536]\n");
+        say("tracebuf: chunk=BYTES must be a multiple of 8 in [32, 65536]\n");
         return -1;
     }
     g.layout = g.buffer->layout();

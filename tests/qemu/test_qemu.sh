@@ -40,6 +40,16 @@ guest)
       2> "$dir/stderr.txt" && ok || bad "traced run $run failed or hung (status $?): $(cat "$dir/stderr.txt")"
   done
   cmp -s "$dir/native.txt" "$dir/traced.txt" && ok || bad "output differs under the tracer"
+  # Bad arguments are refused with a message on stderr (QEMU's log, where qemu_plugin_outs
+  # writes, is off by default).
+  plugin=$(dirname "$wrapper")/libtracebuf_qemu.so
+  for args in "out=$dir/refused,bogus=1" "out=$dir/refused,buffer=4096" "out=$dir/refused,mode=chunk,chunk=12"; do
+    if qemu-x86_64 -plugin "$plugin,$args" "$guest" > /dev/null 2> "$dir/refused.txt"; then
+      bad "plugin accepted $args"
+    else
+      grep -q "^tracebuf: " "$dir/refused.txt" && ok || bad "no message for $args: $(cat "$dir/refused.txt")"
+    fi
+  done
   flushes=$(summary_field flushes)
   [ "${flushes:-0}" -ge 100 ] && ok || bad "only ${flushes:-0} flushes (want >= 100)"
   threads=$(summary_field threads)
