@@ -162,7 +162,9 @@ struct chunk_traits : tracebuf::default_traits {
 };
 using chunk_buffer_type = tracebuf::trace_buffer<chunk_traits, tracebuf::callback_sink>;
 
-template <class Buffer, std::size_t R>
+// With `Callbacks`, driven as the QEMU plugin drives it: busy() before each record and
+// idle() after, so that a flush never waits for a thread the host stopped between callbacks.
+template <class Buffer, std::size_t R, bool Callbacks = false>
 struct basic_chunk_strategy {
     tracebuf::chunk_writer<Buffer> writer{*shared<Buffer>::buffer, chunk_bytes, 1, 1};
     payload<R> rec;
@@ -173,10 +175,13 @@ struct basic_chunk_strategy {
     ~basic_chunk_strategy() { writer.unregister_thread(); }
     void write_stretch(std::uint32_t seq) {
         writer.go_online();
+        if constexpr (Callbacks) writer.idle();
         for (std::int64_t i = 0; i < stretch; ++i) {
+            if constexpr (Callbacks) writer.busy();
             void* body = writer.reserve_record(tracebuf::memtrace::load, payload<R>::size);
             rec.set(seq++);
             std::memcpy(body, rec.bytes, payload<R>::size);
+            if constexpr (Callbacks) writer.idle();
         }
         writer.go_offline();
     }
@@ -187,10 +192,8 @@ using chunk_strategy = basic_chunk_strategy<chunk_buffer_type, R>;
 template <std::size_t R>
 using chunk_zeroed_strategy = basic_chunk_strategy<buffer_type, R>;
 
-// Chunk mode as the QEMU plugin drives it: busy() before each record and idle() after, so
-// that a flush never waits for a thread the host stopped between callbacks. With each idle
-// fence: membarrier_fence (default_traits) makes idle() a plain store, symmetric_fence an
-// exchange; either way busy() is one.
+// The callback-driven strategy with each idle fence: membarrier_fence (default_traits) makes
+// idle() a plain store, symmetric_fence an exchange; either way busy() is one.
 template <class Fence>
 struct callback_traits : chunk_traits {
     static constexpr std::uint32_t idle_slots = 64;
@@ -201,33 +204,10 @@ using callback_buffer_type = tracebuf::trace_buffer<callback_traits<Fence>, trac
 using callback_membarrier_buffer = callback_buffer_type<tracebuf::membarrier_fence>;
 using callback_seqcst_buffer = callback_buffer_type<tracebuf::symmetric_fence>;
 
-template <class Buffer, std::size_t R>
-struct basic_chunk_callback_strategy {
-    tracebuf::chunk_writer<Buffer> writer{*shared<Buffer>::buffer, chunk_bytes, 1, 1};
-    payload<R> rec;
-    basic_chunk_callback_strategy() {
-        writer.register_thread();
-        writer.go_offline();
-    }
-    ~basic_chunk_callback_strategy() { writer.unregister_thread(); }
-    void write_stretch(std::uint32_t seq) {
-        writer.go_online();
-        writer.idle();
-        for (std::int64_t i = 0; i < stretch; ++i) {
-            writer.busy();
-            void* body = writer.reserve_record(tracebuf::memtrace::load, payload<R>::size);
-            rec.set(seq++);
-            std::memcpy(body, rec.bytes, payload<R>::size);
-            writer.idle();
-        }
-        writer.go_offline();
-    }
-};
-
 template <std::size_t R>
-using chunk_callback_strategy = basic_chunk_callback_strategy<callback_membarrier_buffer, R>;
+using chunk_callback_strategy = basic_chunk_strategy<callback_membarrier_buffer, R, true>;
 template <std::size_t R>
-using chunk_callback_seqcst_strategy = basic_chunk_callback_strategy<callback_seqcst_buffer, R>;
+using chunk_callback_seqcst_strategy = basic_chunk_strategy<callback_seqcst_buffer, R, true>;
 
 // ---- peers ----------------------------------------------------------------------------------
 
