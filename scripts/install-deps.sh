@@ -11,6 +11,8 @@ packages=(
   libconcurrentqueue-dev liburcu-dev             # the benchmarks' peers
   qemu-user xz-utils                             # the QEMU tracer, its demo and tests
   valgrind                                       # the Valgrind tool and its tests
+  relacy-dev spin                                # model checking: Relacy, a Promela model
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev   # libFuzzer targets
 )
 
 missing=()
