@@ -1,16 +1,7 @@
 // tracebuf/atomics_boost.hpp - the Boost.Atomic atomics policy (the default).
 //
-// An atomics policy bundles what the protocol needs from an atomics library, because the
-// pieces do not mix across libraries (boost::memory_order is not std::memory_order):
-//
-//   template <class T> using atomic = ...;   // load/store/fetch_add/fetch_sub/exchange/
-//                                            // compare_exchange_weak, std::atomic's signatures
-//   using memory_order = ...;
-//   static constexpr memory_order relaxed, acquire, release, acq_rel, seq_cst;
-//   static void fence(memory_order) noexcept;
-//
-// Every atomic the core instantiates (32- and 64-bit unsigned) must be always lock-free:
-// a lock-based fallback would need libatomic, which Valgrind tools cannot link.
+// An atomics policy bundles what the protocol needs from an atomics library (the contract:
+// policies.hpp).
 //
 // Boost 1.81's operations are inline assembly, invisible to ThreadSanitizer: TSan builds use
 // atomics_std.hpp instead. Freestanding.
@@ -38,9 +29,6 @@ struct boost_atomics {
 
     static void fence(memory_order order) noexcept { boost::atomic_thread_fence(order); }
 };
-
-static_assert(boost::atomic<std::uint32_t>::is_always_lock_free, "needs lock-free 32-bit atomics");
-static_assert(boost::atomic<std::uint64_t>::is_always_lock_free, "needs lock-free 64-bit atomics");
 
 } // namespace tracebuf
 

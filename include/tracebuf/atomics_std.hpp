@@ -1,6 +1,6 @@
 // tracebuf/atomics_std.hpp - the std::atomic atomics policy.
 //
-// Same contract as boost_atomics (see atomics_boost.hpp). Use it under ThreadSanitizer, which
+// The contract: policies.hpp. Use it under ThreadSanitizer, which
 // understands std::atomic but not Boost 1.81's inline assembly, or where Boost is not wanted.
 // Freestanding (<atomic> is a freestanding header).
 #ifndef TRACEBUF_ATOMICS_STD_HPP
@@ -24,9 +24,6 @@ struct std_atomics {
 
     static void fence(memory_order order) noexcept { std::atomic_thread_fence(order); }
 };
-
-static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "needs lock-free 32-bit atomics");
-static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "needs lock-free 64-bit atomics");
 
 } // namespace tracebuf
 

@@ -6,7 +6,7 @@
 // membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) per flush that has to wait for a thread,
 // which makes every running thread of the process execute a full barrier (an interrupt per
 // core running one, a few microseconds) and lets the others be (a context switch is a
-// barrier). Contract: fence_symmetric.hpp.
+// barrier). The contract: policies.hpp.
 //
 // The process registers for the command on the first call to asymmetric(). Without it
 // (Linux before 4.14, or a seccomp filter that refuses the call) asymmetric() returns false

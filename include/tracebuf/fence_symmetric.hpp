@@ -5,15 +5,9 @@
 // idle stores its slot, then loads the state word to see whether a flusher waits; a flusher
 // that starts waiting sets WAITING in the state word, then loads the slots.
 //
-//   static bool asymmetric() noexcept;
-//       // false: both sides use sequentially consistent operations (idle() costs one
-//       //        locked instruction on x86);
-//       // true:  the producer's side is light(), and the flusher calls heavy() once after
-//       //        setting WAITING; heavy() must act as a full barrier on every running thread
-//       //        of the process, so that light() can be a compiler barrier. Must return the
-//       //        same value on every call in a process.
-//   static void light() noexcept;
-//   static void heavy() noexcept;
+// The contract: policies.hpp. With asymmetric() false both sides use sequentially
+// consistent operations (idle() costs one locked instruction on x86); with it true the
+// producer's side is light() and the flusher calls heavy() once after setting WAITING.
 //
 // This policy is the symmetric form. fence_membarrier.hpp has the asymmetric one (Linux).
 // Freestanding.

@@ -31,9 +31,7 @@
 // for this write-out (back-pressure when the producers outrun the sink), and write-outs
 // happen one at a time, in flush order.
 //
-// Policies: Traits (atomics, wait), Sink (sink_*.hpp):
-//   int write(const void* data, std::size_t size) noexcept;
-//       // 0, or a positive errno-style code; called by one flusher at a time, size > 0
+// Policies: Traits (atomics, wait), Sink (sink_*.hpp); their contracts: policies.hpp.
 //
 // Freestanding.
 #ifndef TRACEBUF_FLUSH_BARRIER_HPP
@@ -45,6 +43,7 @@
 #include <tracebuf/arena.hpp>
 #include <tracebuf/detail/config.hpp>
 #include <tracebuf/errc.hpp>
+#include <tracebuf/policies.hpp>
 #include <tracebuf/producer.hpp>
 #include <tracebuf/quiescence.hpp>
 #include <tracebuf/record.hpp>
@@ -65,6 +64,7 @@ struct flush_stats {
 
 template <class Traits, class Sink>
 class flush_barrier {
+    static_assert(detail::check_sink<Sink>());
     using atomics = typename Traits::atomics;
     template <class T>
     using atomic = typename atomics::template atomic<T>;

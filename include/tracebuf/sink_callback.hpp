@@ -1,6 +1,6 @@
 // tracebuf/sink_callback.hpp - a sink that calls a host function.
 //
-// Sink contract: see sink_fd.hpp. The callback gets the flushed bytes and returns 0 or a
+// The sink contract: policies.hpp. The callback gets the flushed bytes and returns 0 or a
 // positive error code; it runs on the flusher's thread while every other producer is
 // offline or parked, never concurrently with itself. A Valgrind tool passes a function that
 // calls VG_(write); a test passes a verifier. Freestanding.

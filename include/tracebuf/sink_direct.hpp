@@ -14,7 +14,7 @@
 // time: correct, slower - give the trace buffer page-aligned memory (double buffering keeps
 // both halves aligned when the size is a multiple of the block).
 //
-// Sink contract and error reporting: sink_fd.hpp (a short write that leaves the rest
+// The sink contract: policies.hpp; error reporting: sink_fd.hpp (a short write that leaves the rest
 // unaligned fails with the kernel's EINVAL, reported like any error). The descriptor is not
 // owned. Needs write(2): not freestanding.
 #ifndef TRACEBUF_SINK_DIRECT_HPP

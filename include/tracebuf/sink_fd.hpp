@@ -1,7 +1,6 @@
 // tracebuf/sink_fd.hpp - a sink that writes to a file descriptor.
 //
-// Sink contract (flush_barrier.hpp): int write(const void* data, std::size_t size) noexcept,
-// returning 0 or a positive errno value; called by one flusher at a time.
+// The sink contract: policies.hpp.
 //
 // Writes everything: a short write continues where it stopped, EINTR retries. Any other
 // error is returned to the flush barrier, which keeps the first one (trace_buffer::

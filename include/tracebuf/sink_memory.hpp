@@ -1,6 +1,6 @@
 // tracebuf/sink_memory.hpp - a sink that keeps every flush in memory (tests, small tools).
 //
-// Sink contract: see sink_fd.hpp. Keeps the bytes of all flushes back to back and the size
+// The sink contract: policies.hpp. Keeps the bytes of all flushes back to back and the size
 // of each flush, so a test can check that no record straddles two flushes. Allocates
 // (std::vector): not freestanding. Out of memory is reported as ENOMEM.
 #ifndef TRACEBUF_SINK_MEMORY_HPP

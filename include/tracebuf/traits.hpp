@@ -1,7 +1,7 @@
 // tracebuf/traits.hpp - how a host configures tracebuf.
 //
 // Derive from tracebuf::traits_base, name the two policies, and override any constant or the
-// optional idle-fence policy:
+// optional idle-fence policy (what each policy must provide: policies.hpp):
 //
 //   struct my_traits : tracebuf::traits_base {
 //       using atomics = tracebuf::boost_atomics;       // atomics_boost.hpp / atomics_std.hpp
@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include <tracebuf/fence_symmetric.hpp>
+#include <tracebuf/policies.hpp>
 #include <tracebuf/record.hpp>
 
 namespace tracebuf {
@@ -59,6 +60,9 @@ namespace detail {
 
 template <class Traits>
 constexpr bool check_traits() noexcept {
+    static_assert(check_atomics_policy<typename Traits::atomics>());
+    static_assert(check_wait_policy<typename Traits::wait, typename Traits::atomics>());
+    if constexpr (Traits::idle_slots > 0) static_assert(check_idle_fence_policy<typename Traits::idle_fence>());
     static_assert(Traits::max_record_size >= 8 && Traits::max_record_size <= record_length_limit,
                   "max_record_size must be in [8, 65535]");
     static_assert(Traits::max_reservation % record_alignment == 0,

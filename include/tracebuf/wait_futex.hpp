@@ -1,17 +1,10 @@
 // tracebuf/wait_futex.hpp - the blocking wait policy: spin briefly, then sleep in a futex
 // through Boost.Atomic's wait/notify.
 //
-// A wait policy tells the protocol how a thread waits for a 32-bit state word to change:
-//
-//   static constexpr bool serialized_host;        // false: threads really run in parallel
-//   template <class Word> static void wait(Word& w, std::uint32_t old) noexcept;
-//       // returns once w may differ from old; spurious returns are allowed, the protocol
-//       // re-checks the word after every return
-//   template <class Word> static void notify_all(Word& w) noexcept;
-//       // wakes every thread blocked in wait(w, ...)
-//
-// `Word` is the atomics policy's atomic<std::uint32_t>. The waits never carry the protocol's
-// memory ordering: every wait is followed by an acquire load of the word (docs/protocol.md).
+// A wait policy tells the protocol how a thread waits for a 32-bit state word to change
+// (the contract: policies.hpp). The waits carry no memory ordering: after every return the
+// protocol re-reads the word, and the atomic operation that finally decides (a CAS, an
+// acquire load, a retried fetch_add) carries the order (docs/protocol.md).
 //
 // Spin budget: a hand-off between two running cores takes about 65 ns, a futex wake-up about
 // 32 us when the other core has halted (platform measurements). futex_wait spins up to
@@ -63,7 +56,7 @@ struct basic_futex_wait {
     static void wait(Word& word, std::uint32_t old) noexcept {
         for (unsigned i = 0; i < spin_limit; ++i) {
             // The default order keeps this independent of the atomics library; nothing relies
-            // on it: the caller re-reads the word with acquire after we return.
+            // on it: the caller re-reads the word after we return (policies.hpp).
             if (word.load() != old) return;
             detail::cpu_relax();
         }

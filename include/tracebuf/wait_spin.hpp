@@ -1,7 +1,7 @@
 // tracebuf/wait_spin.hpp - a wait policy that never sleeps in the kernel: spin, then yield.
 //
 // For hosts where a futex is unwanted or unavailable, or where the waiters are expected to be
-// woken within microseconds. Contract: see wait_futex.hpp. After `spin_limit` pause
+// woken within microseconds. The contract: policies.hpp. After `spin_limit` pause
 // instructions it calls sched_yield() between checks, so an oversubscribed machine still
 // makes progress; it burns a core while it waits, which a long flush (slow sink) makes
 // visible. notify_all is a no-op: waiters poll.
