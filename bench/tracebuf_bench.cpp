@@ -95,7 +95,7 @@ struct shared {
     template <std::size_t Bytes>
     static void setup(const benchmark::State&) {
         memory.assign(Bytes / 8, 0);
-        buffer = std::make_unique<Buffer>(memory.data(), Bytes, tracebuf::callback_sink(&discard, nullptr), true);
+        buffer = std::make_unique<Buffer>(memory.data(), Bytes, tracebuf::callback_sink(&discard, nullptr), tracebuf::memory_contents::zeroed);
     }
     static void teardown(const benchmark::State&) {
         buffer.reset();
@@ -145,7 +145,7 @@ struct batch8_strategy : tracebuf_writer {
             for (int k = 0; k < 8; ++k) {
                 rec.set(seq++);
                 at = static_cast<unsigned char*>(
-                    tracebuf::write_record(at, tracebuf::memtrace::load, rec.bytes, payload<R>::size));
+                    tracebuf::put_record(at, tracebuf::memtrace::load, rec.bytes, payload<R>::size));
             }
         }
         buf.go_offline(p_);
@@ -238,7 +238,7 @@ struct fetch_add_strategy {
         for (std::int64_t i = 0; i < stretch; ++i) {
             const std::uint64_t pos = plain.head.fetch_add(R, std::memory_order_relaxed) & mask;
             rec.set(seq++);
-            tracebuf::write_record(data + pos, tracebuf::memtrace::load, rec.bytes, payload<R>::size);
+            tracebuf::put_record(data + pos, tracebuf::memtrace::load, rec.bytes, payload<R>::size);
         }
     }
 };
@@ -252,7 +252,7 @@ struct mutex_strategy {
             rec.set(seq++);
             std::lock_guard<std::mutex> lock(plain.mutex);
             if (plain.locked_pos + R > plain.capacity) plain.locked_pos = 0; // "flush"
-            tracebuf::write_record(data + plain.locked_pos, tracebuf::memtrace::load, rec.bytes,
+            tracebuf::put_record(data + plain.locked_pos, tracebuf::memtrace::load, rec.bytes,
                                    payload<R>::size);
             plain.locked_pos += R;
         }
@@ -270,7 +270,7 @@ struct private_strategy {
         for (std::int64_t i = 0; i < stretch; ++i) {
             if (pos + R > capacity) pos = 0;
             rec.set(seq++);
-            tracebuf::write_record(data + pos, tracebuf::memtrace::load, rec.bytes, payload<R>::size);
+            tracebuf::put_record(data + pos, tracebuf::memtrace::load, rec.bytes, payload<R>::size);
             pos += R;
         }
         benchmark::DoNotOptimize(data);
@@ -413,7 +413,7 @@ void file_setup(const benchmark::State&) {
     fr.memory.assign(Buffers * Bytes / 8, 0);
     fr.buffer = std::make_unique<file_buffer_type>(
         fr.memory.data(), Buffers * Bytes, rewinding_file_sink(fr.fd),
-        Buffers == 2 ? tracebuf::buffering::double_buffer : tracebuf::buffering::single, true);
+        Buffers == 2 ? tracebuf::buffering::double_buffer : tracebuf::buffering::single, tracebuf::memory_contents::zeroed);
     fr.samples_us.clear();
     fr.held_samples_us.clear();
     fr.leader_samples_us.clear();
@@ -483,7 +483,7 @@ void file_writer(benchmark::State& state, slow_path_samples* samples) {
                 }
             }
             rec.set(seq++);
-            tracebuf::write_record(*layout.current_data + pos, tracebuf::memtrace::load, rec.bytes, payload<24>::size);
+            tracebuf::put_record(*layout.current_data + pos, tracebuf::memtrace::load, rec.bytes, payload<24>::size);
         }
         buf.go_offline(p);
     }

@@ -81,7 +81,7 @@ BOOST_AUTO_TEST_CASE(chunks_start_with_a_header_and_end_in_padding) {
     // 24-byte chunk header + 14 x 16-byte records = 248: the 15th record starts chunk 1.
     write_values(w, 0, 20);
     BOOST_TEST(w.chunks() == 2u);
-    BOOST_TEST(f.buf.get_arena().position() == 512u); // two reservations of 256 bytes
+    BOOST_TEST(f.buf.arena().position() == 512u); // two reservations of 256 bytes
     BOOST_REQUIRE((w.unregister_thread() == errc::ok));
     BOOST_REQUIRE((f.buf.drain() == errc::ok));
 
@@ -115,7 +115,7 @@ BOOST_AUTO_TEST_CASE(a_record_larger_than_a_chunk_gets_a_chunk_of_its_size) {
     BOOST_REQUIRE((w.write_record(8, big.data(), big.size()) == errc::ok));
     BOOST_TEST(w.chunks() == 2u);
     BOOST_TEST(w.room() == 0u); // exactly its size: 24 + align(1004)
-    BOOST_TEST(f.buf.get_arena().position() == 256u + 24u + 1008u);
+    BOOST_TEST(f.buf.arena().position() == 256u + 24u + 1008u);
     write_values(w, 1, 1); // and a normal chunk after it
     BOOST_TEST(w.chunks() == 3u);
     BOOST_REQUIRE((w.unregister_thread() == errc::ok));
@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(misuse_is_reported) {
     BOOST_TEST((small.status() == errc::bad_size));
     BOOST_TEST((huge.status() == errc::bad_size));
     BOOST_TEST((odd.register_thread() == errc::bad_size));
-    BOOST_TEST((odd.get_producer().state() == producer_state::unregistered));
+    BOOST_TEST((odd.producer().state() == producer_state::unregistered));
 
     writer w(f.buf, 4096, 1, 1);
     BOOST_TEST(w.reserve(8) == nullptr);
@@ -185,7 +185,7 @@ BOOST_AUTO_TEST_CASE(idle_writer_is_not_writable_until_busy) {
     BOOST_TEST(w.reserve(8) == nullptr);
     BOOST_TEST((w.last_error() == errc::not_online));
     BOOST_REQUIRE((w.busy() == errc::ok));
-    BOOST_TEST(!w.get_producer().taken_over()); // no flush: the chunk is still open
+    BOOST_TEST(!w.producer().taken_over()); // no flush: the chunk is still open
     write_values(w, 2, 2);
     BOOST_TEST(w.chunks() == 1u);
     BOOST_REQUIRE((w.unregister_thread() == errc::ok));
@@ -213,7 +213,7 @@ BOOST_FIXTURE_TEST_CASE(a_flush_pads_an_idle_writers_open_chunk, two_idle_writer
     BOOST_TEST(a_values == 3u);
 
     BOOST_REQUIRE((a.busy() == errc::ok));
-    BOOST_TEST(a.get_producer().taken_over());
+    BOOST_TEST(a.producer().taken_over());
     BOOST_TEST(a.room() == 0u);
     write_values(a, 3, 1); // a new chunk, sequence 1
     BOOST_TEST(a.chunks() == 2u);
@@ -245,7 +245,7 @@ BOOST_FIXTURE_TEST_CASE(going_offline_from_idle_closes_the_chunk_once, two_idle_
     std::uint64_t a_chunks = 0;
     for (const seen& s : records_of(buf.sink().bytes())) a_chunks += s.tag == tags::chunk && s.chunk.tid == 100;
     BOOST_TEST(a_chunks == 2u);
-    BOOST_TEST(buf.get_counter().online_count() == 0u);
+    BOOST_TEST(buf.counter().online_count() == 0u);
 }
 
 // Two threads in parallel: every record lies in a chunk of its own thread, in order.

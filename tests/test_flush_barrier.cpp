@@ -67,7 +67,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(crossing_reservation_flushes_exactly_the_valid_dat
     BOOST_REQUIRE(f.buf.sink().flush_sizes().size() == 1u);
     BOOST_TEST(f.buf.sink().flush_sizes()[0] == cap - 8);
     // The crossing record went to the start of the fresh buffer.
-    BOOST_TEST(f.buf.get_arena().position() == 16u);
+    BOOST_TEST(f.buf.arena().position() == 16u);
     BOOST_TEST(record_value(static_cast<const unsigned char*>(f.buf.layout().data) + 4) == last);
     // What was flushed is exactly records 0..n-1, and the buffer was zeroed after it.
     std::uint64_t expect = 0;
@@ -108,7 +108,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(parked_threads_get_positions_in_arrival_order,
         });
     };
     std::thread a = reserve_in(16, pos_a); // crosses: the flusher
-    BOOST_REQUIRE(eventually([&] { return f.buf.get_arena().position() == cap + 8; }));
+    BOOST_REQUIRE(eventually([&] { return f.buf.arena().position() == cap + 8; }));
     std::thread b = reserve_in(24, pos_b);
     BOOST_REQUIRE(eventually([&] { return f.buf.stats().parks == 1u; }));
     std::thread c = reserve_in(40, pos_c);
@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(parked_threads_get_positions_in_arrival_order,
     BOOST_TEST(pos_a.load() == 0u);
     BOOST_TEST(pos_b.load() == 16u);
     BOOST_TEST(pos_c.load() == 40u);
-    BOOST_TEST(f.buf.get_arena().position() == 80u);
+    BOOST_TEST(f.buf.arena().position() == 80u);
     BOOST_REQUIRE(f.buf.sink().flush_sizes().size() == 1u);
     BOOST_TEST(f.buf.sink().flush_sizes()[0] == cap - 8);
     TB_NO_THREAD_FAILURES();
@@ -184,10 +184,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(explicit_flush_writes_what_was_reserved_before_it,
     BOOST_TEST((f.buf.flush(p) == errc::ok));
     BOOST_REQUIRE(f.buf.sink().flush_sizes().size() == 1u);
     BOOST_TEST(f.buf.sink().flush_sizes()[0] == 160u);
-    BOOST_TEST(f.buf.get_arena().position() == 0u); // the request took no room
+    BOOST_TEST(f.buf.arena().position() == 0u); // the request took no room
     std::uint64_t v = 99;
     BOOST_REQUIRE((f.buf.write_record(p, 3, &v, 8) == errc::ok));
-    BOOST_TEST(f.buf.get_arena().position() == 16u);
+    BOOST_TEST(f.buf.arena().position() == 16u);
     BOOST_TEST((f.buf.flush(p) == errc::ok));
     BOOST_TEST(f.buf.sink().flush_sizes().size() == 2u);
     BOOST_TEST(f.buf.stats().flushes == 2u);
@@ -295,7 +295,7 @@ BOOST_AUTO_TEST_CASE(reservation_misuse_is_reported_and_changes_nothing) {
     BOOST_REQUIRE((f.buf.go_offline(p) == errc::ok));
     BOOST_TEST(f.buf.reserve(p, 8) == nullptr);
     BOOST_TEST((p.last_error() == errc::not_online));
-    BOOST_TEST(f.buf.get_arena().position() == traits_base::max_record_size);
+    BOOST_TEST(f.buf.arena().position() == traits_base::max_record_size);
 }
 
 BOOST_AUTO_TEST_CASE(bad_memory_fails_every_reservation) {
@@ -385,5 +385,5 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(jit_slow_path_by_an_offline_producer_keeps_the_tra
     BOOST_TEST(r.ok());
     BOOST_TEST(bytes.size() == cap + 8);
     BOOST_TEST((bad.state() == producer_state::unregistered));
-    BOOST_TEST(f.buf.get_counter().registered_count() == 1u);
+    BOOST_TEST(f.buf.counter().registered_count() == 1u);
 }

@@ -35,10 +35,10 @@ BOOST_AUTO_TEST_CASE(footprint_is_header_plus_payload_rounded_to_8) {
     BOOST_TEST(record_footprint(4092) == 4096u);
 }
 
-BOOST_AUTO_TEST_CASE(write_record_lays_out_tag_length_payload) {
+BOOST_AUTO_TEST_CASE(put_record_lays_out_tag_length_payload) {
     aligned_bytes buf(32);
     const unsigned char payload[5] = {1, 2, 3, 4, 5};
-    void* next = write_record(buf.data(), 0x4d41, payload, sizeof payload);
+    void* next = put_record(buf.data(), 0x4d41, payload, sizeof payload);
     BOOST_TEST(static_cast<unsigned char*>(next) - buf.data() == 16);
     BOOST_TEST(u16_at(buf.data()) == 0x4d41);
     BOOST_TEST(u16_at(buf.data() + 2) == 9); // header + payload, unpadded
@@ -66,9 +66,9 @@ BOOST_AUTO_TEST_CASE(reader_visits_records_in_order_with_offsets) {
     aligned_bytes buf(64);
     unsigned char* p = buf.data();
     const std::uint32_t a = 7, b = 8;
-    p = static_cast<unsigned char*>(write_record(p, 1, &a, 4));
-    p = static_cast<unsigned char*>(write_record(p, 2, &b, 4));
-    write_record(p, 3, nullptr, 0);
+    p = static_cast<unsigned char*>(put_record(p, 1, &a, 4));
+    p = static_cast<unsigned char*>(put_record(p, 2, &b, 4));
+    put_record(p, 3, nullptr, 0);
     std::vector<std::size_t> offsets;
     std::vector<std::uint16_t> tags_seen;
     const scan_result r = scan_records(buf.data(), 24, 4096,
@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(reader_visits_records_in_order_with_offsets) {
 BOOST_AUTO_TEST_CASE(reader_reports_offset_and_reason_of_first_bad_record) {
     aligned_bytes buf(64);
     const std::uint32_t v = 1;
-    write_record(buf.data(), 1, &v, 4);
+    put_record(buf.data(), 1, &v, 4);
     // [8, 16) stays zero: a hole.
     scan_result r = scan_records(buf.data(), 32, 4096);
     BOOST_TEST(!r.ok());

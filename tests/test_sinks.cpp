@@ -160,7 +160,7 @@ aligned_bytes aligned_alloc_bytes(std::size_t n) {
 
 // `records` records of 16 bytes (tag 0x4d41, an 8-byte sequence number) at `at`.
 void fill_records(unsigned char* at, std::size_t records) {
-    for (std::uint64_t i = 0; i < records; ++i) at = static_cast<unsigned char*>(write_record(at, 0x4d41, &i, sizeof i));
+    for (std::uint64_t i = 0; i < records; ++i) at = static_cast<unsigned char*>(put_record(at, 0x4d41, &i, sizeof i));
 }
 
 // The data records of a trace, in order, checking it is a valid trace throughout.

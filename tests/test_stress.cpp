@@ -71,7 +71,7 @@ void run_and_check(const char* name, stress_config config) {
     BOOST_TEST(s.flushes == v.flushes());
     BOOST_TEST(s.bytes_flushed == v.bytes());
     BOOST_TEST(s.sink_error == 0);
-    BOOST_TEST(run.buffer().get_counter().online_count() == 0u);
+    BOOST_TEST(run.buffer().counter().online_count() == 0u);
     if (config.chunk_bytes != 0) BOOST_TEST(v.chunks() > v.flushes());
 }
 

@@ -84,14 +84,14 @@ void emit(std::uint16_t tag, const void* payload, std::size_t size) {
             tracebuf::fd_sink(g.shared_fd).write(g.shared.data(), g.shared_pos);
             g.shared_pos = 0;
         }
-        tracebuf::write_record(g.shared.data() + g.shared_pos, tag, payload, size);
+        tracebuf::put_record(g.shared.data() + g.shared_pos, tag, payload, size);
         g.shared_pos += n;
         return;
     }
     case strategy::priv:
         if (!mine) mine = std::make_unique<private_buffer>();
         if (mine->pos + n > mine->bytes.size()) mine->flush();
-        tracebuf::write_record(mine->bytes.data() + mine->pos, tag, payload, size);
+        tracebuf::put_record(mine->bytes.data() + mine->pos, tag, payload, size);
         mine->pos += n;
         return;
     }

@@ -50,8 +50,8 @@
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <tracebuf/memtrace.hpp>
@@ -81,44 +81,34 @@ struct plugin_sink {
     }
 };
 using buffer_type = tracebuf::trace_buffer<plugin_traits, plugin_sink>;
+using record_writer_type = tracebuf::record_writer<buffer_type>;
 using chunk_writer_type = tracebuf::chunk_writer<buffer_type>;
 
-// One per guest thread that ever wrote; kept until exit for the summary. In chunk mode the
-// thread writes through `chunk` (which has its own producer), else through `producer`.
-// Written by its thread at every record: cache-line aligned, or neighbouring threads'
-// counters and chunk cursors would share lines and bounce between cores.
-struct alignas(64) thread_state {
-    tracebuf::producer producer;
-    std::optional<chunk_writer_type> chunk;
-    std::uint32_t serial = 0;
-    std::uint32_t tid = 0;
-    unsigned slot = 0;
-    std::uint64_t records = 0;     // private counter: every record this thread wrote
-    std::uint64_t parked_ns = 0;   // time in the slow path (parked or flushing)
-};
-
+// What every mode's threads share: the buffer, the thread table, the options.
 struct plugin_state {
     std::string out_path;
     int fd = -1;
     pid_t pid = 0;
     bool direct = false;
     std::unique_ptr<buffer_type> buffer;
-    tracebuf::jit_layout layout{}; // read once; with double buffering, data via current_data
-    bool chunked = false;
+    std::string mode = "record";
     tracebuf::buffering buffering = tracebuf::buffering::single;
     std::size_t chunk_bytes = 64 * 1024;
     std::atomic<bool> tracing{false};
     std::atomic<std::uint32_t> next_insn_seq{0};
     std::mutex threads_mutex;                 // registration and exit only
-    std::deque<thread_state> threads;         // stable addresses
+    std::uint32_t thread_count = 0;           // threads that ever wrote
     std::uint32_t free_slots[mt::slots];
     unsigned free_count = 0;
     std::uint64_t refused_threads = 0;        // no slot left: not traced
     std::chrono::steady_clock::time_point start;
+    // The mode's callbacks (tracer<Writer>'s), chosen once at install.
+    qemu_plugin_vcpu_udata_cb_t on_insn_exec = nullptr;
+    qemu_plugin_vcpu_mem_cb_t on_mem = nullptr;
+    void (*on_exit)() = nullptr;
 };
 plugin_state g;
 
-thread_local thread_state* self = nullptr;
 thread_local bool untraced = false; // this thread could not get a slot
 
 // Errors and warnings go to stderr: qemu_plugin_outs writes to QEMU's log, which is off
@@ -135,215 +125,252 @@ std::uint64_t nanoseconds_since(std::chrono::steady_clock::time_point t0) {
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
 }
 
-// Reserves n bytes for the calling (busy) thread, timing the slow path.
-unsigned char* reserve(thread_state* t, std::size_t n) {
-    if (g.chunked) {
-        chunk_writer_type& w = *t->chunk;
-        if (w.room() >= n) return w.reserve(n);
-        const auto t0 = std::chrono::steady_clock::now(); // a new chunk: may park
-        unsigned char* at = w.reserve(n);
-        t->parked_ns += nanoseconds_since(t0);
-        return at;
+template <class Writer>
+Writer make_writer(std::uint32_t tid) {
+    if constexpr (std::is_same_v<Writer, chunk_writer_type>)
+        return Writer(*g.buffer, g.chunk_bytes, static_cast<std::uint32_t>(g.pid), tid);
+    else
+        return Writer(*g.buffer);
+}
+
+// Everything a guest thread does, written once over the writer shape: record_writer or
+// chunk_writer (the writers of record_writer.hpp and chunk_writer.hpp have the same members).
+template <class Writer>
+struct tracer {
+    // One per guest thread that ever wrote; kept until exit for the summary. Written by its
+    // thread at every record: cache-line aligned, or neighbouring threads' counters and
+    // chunk cursors would share lines and bounce between cores.
+    struct alignas(64) thread_state {
+        explicit thread_state(std::uint32_t tid_) : writer(make_writer<Writer>(tid_)), tid(tid_) {}
+        Writer writer;
+        std::uint32_t serial = 0;
+        std::uint32_t tid;
+        unsigned slot = 0;
+        std::uint64_t records = 0;   // private counter: every record this thread wrote
+        std::uint64_t parked_ns = 0; // time in reservations that opened a chunk (may park)
+    };
+
+    static inline std::deque<thread_state> threads; // stable addresses; under threads_mutex
+    static inline thread_local thread_state* self = nullptr;
+
+    // Reserves n bytes for the calling (busy) thread. A reservation that opens a new chunk
+    // may park, and is timed; record mode's are not (a clock read per record would cost
+    // more than it shows).
+    static unsigned char* reserve(thread_state* t, std::size_t n) {
+        if constexpr (std::is_same_v<Writer, chunk_writer_type>) {
+            if (t->writer.room() < n) {
+                const auto t0 = std::chrono::steady_clock::now();
+                unsigned char* at = t->writer.reserve(n);
+                t->parked_ns += nanoseconds_since(t0);
+                return at;
+            }
+        }
+        return t->writer.reserve(n);
     }
-    std::uint64_t pos = g.buffer->reserve_fast(n);
-    const tracebuf::jit_layout& layout = g.layout;
-    if (pos + n > layout.capacity) {
-        const auto t0 = std::chrono::steady_clock::now();
-        pos = g.buffer->reserve_slow(t->producer, pos, n);
-        t->parked_ns += nanoseconds_since(t0);
-        if (pos == tracebuf::invalid_position) return nullptr;
+
+    // Writes one record of this thread; counts it.
+    static void write(thread_state* t, std::uint16_t type, const void* payload, std::size_t size) {
+        unsigned char* at = reserve(t, tracebuf::record_footprint(size));
+        if (at == nullptr) return;
+        tracebuf::put_record(at, mt::tag_in_slot(type, t->slot), payload, size);
+        ++t->records;
     }
-    return *layout.current_data + pos; // constant unless double-buffered
-}
 
-// Writes one record of this thread; counts it.
-void write(thread_state* t, std::uint16_t type, const void* payload, std::size_t size) {
-    unsigned char* at = reserve(t, tracebuf::record_footprint(size));
-    if (at == nullptr) return;
-    tracebuf::write_record(at, mt::tag_in_slot(type, t->slot), payload, size);
-    ++t->records;
-}
-
-// The thread-life calls, on whichever object the mode writes through.
-tracebuf::errc busy(thread_state* t) { return g.chunked ? t->chunk->busy() : g.buffer->busy(t->producer); }
-tracebuf::errc idle(thread_state* t) { return g.chunked ? t->chunk->idle() : g.buffer->idle(t->producer); }
-tracebuf::errc go_offline(thread_state* t) {
-    return g.chunked ? t->chunk->go_offline() : g.buffer->go_offline(t->producer);
-}
-tracebuf::errc go_online(thread_state* t) {
-    return g.chunked ? t->chunk->go_online() : g.buffer->go_online(t->producer);
-}
-tracebuf::errc unregister(thread_state* t) {
-    return g.chunked ? t->chunk->unregister_thread() : g.buffer->unregister_thread(t->producer);
-}
-
-thread_state* register_current_thread() {
-    thread_state* t;
-    {
-        std::lock_guard<std::mutex> lock(g.threads_mutex);
-        if (g.free_count == 0) {
-            ++g.refused_threads;
+    static thread_state* register_current_thread() {
+        thread_state* t;
+        {
+            std::lock_guard<std::mutex> lock(g.threads_mutex);
+            if (g.free_count == 0) {
+                ++g.refused_threads;
+                untraced = true;
+                return nullptr;
+            }
+            t = &threads.emplace_back(gettid_now());
+            t->serial = g.thread_count++;
+            t->slot = g.free_slots[--g.free_count];
+        }
+        if (t->writer.register_thread() != tracebuf::errc::ok) {
             untraced = true;
             return nullptr;
         }
-        g.threads.emplace_back();
-        t = &g.threads.back();
-        t->serial = static_cast<std::uint32_t>(g.threads.size() - 1);
-        t->slot = g.free_slots[--g.free_count];
+        self = t;
+        const mt::thread_payload payload{static_cast<std::uint32_t>(g.pid), t->tid, t->serial};
+        write(t, mt::thread, &payload, sizeof payload);
+        return t;
     }
-    t->tid = gettid_now();
-    if (g.chunked) t->chunk.emplace(*g.buffer, g.chunk_bytes, static_cast<std::uint32_t>(g.pid), t->tid);
-    const tracebuf::errc registered =
-        g.chunked ? t->chunk->register_thread() : g.buffer->register_thread(t->producer);
-    if (registered != tracebuf::errc::ok) {
-        untraced = true;
-        return nullptr;
+
+    // Every callback that writes starts with enter() and ends with leave().
+    static thread_state* enter() {
+        if (!g.tracing.load(std::memory_order_relaxed) || untraced) return nullptr;
+        thread_state* t = self;
+        if (t == nullptr) return register_current_thread(); // registered online: busy already
+        t->writer.busy();
+        return t;
     }
-    self = t;
-    const mt::thread_payload payload{static_cast<std::uint32_t>(g.pid), t->tid, t->serial};
-    write(t, mt::thread, &payload, sizeof payload);
-    return t;
-}
+    static void leave(thread_state* t) { t->writer.idle(); }
 
-// Every callback that writes starts with enter() and ends with leave().
-thread_state* enter() {
-    if (!g.tracing.load(std::memory_order_relaxed) || untraced) return nullptr;
-    thread_state* t = self;
-    if (t == nullptr) return register_current_thread(); // registered online: busy already
-    busy(t);
-    return t;
-}
-void leave(thread_state* t) { idle(t); }
+    static void on_insn_exec(unsigned int, void* udata) {
+        thread_state* t = enter();
+        if (t == nullptr) return;
+        const std::uint32_t seq = tracebuf_qemu::seq_of(udata);
+        write(t, mt::insn_exec, &seq, sizeof seq);
+        leave(t);
+    }
 
-// ---- callbacks ------------------------------------------------------------------------------
+    static void on_mem(unsigned int, qemu_plugin_meminfo_t info, std::uint64_t vaddr, void* udata) {
+        thread_state* t = enter();
+        if (t == nullptr) return;
+        tracebuf_qemu::access_payload r;
+        const std::size_t size = tracebuf_qemu::read_access(info, vaddr, tracebuf_qemu::seq_of(udata), r);
+        write(t, qemu_plugin_mem_is_store(info) ? mt::store : mt::load, &r, size);
+        leave(t);
+    }
 
-void on_insn_exec(unsigned int, void* udata) {
-    thread_state* t = enter();
-    if (t == nullptr) return;
-    const std::uint32_t seq = tracebuf_qemu::seq_of(udata);
-    write(t, mt::insn_exec, &seq, sizeof seq);
-    leave(t);
-}
-
-void on_mem(unsigned int, qemu_plugin_meminfo_t info, std::uint64_t vaddr, void* udata) {
-    thread_state* t = enter();
-    if (t == nullptr) return;
-    tracebuf_qemu::access_payload r;
-    const std::size_t size = tracebuf_qemu::read_access(info, vaddr, tracebuf_qemu::seq_of(udata), r);
-    write(t, qemu_plugin_mem_is_store(info) ? mt::store : mt::load, &r, size);
-    leave(t);
-}
-
-void on_tb_trans(qemu_plugin_id_t, qemu_plugin_tb* tb) {
-    thread_state* t = enter();
-    const std::size_t n = qemu_plugin_tb_n_insns(tb);
-    for (std::size_t i = 0; i < n; ++i) {
-        qemu_plugin_insn* insn = qemu_plugin_tb_get_insn(tb, i);
-        const std::uint32_t seq = g.next_insn_seq.fetch_add(1, std::memory_order_relaxed);
-        if (t != nullptr) {
-            tracebuf_qemu::insn_payload d;
-            const std::size_t size = tracebuf_qemu::describe_insn(insn, seq, d);
-            write(t, mt::insn, &d, size);
+    static void describe_tb(qemu_plugin_tb* tb) {
+        thread_state* t = enter();
+        const std::size_t n = qemu_plugin_tb_n_insns(tb);
+        for (std::size_t i = 0; i < n; ++i) {
+            qemu_plugin_insn* insn = qemu_plugin_tb_get_insn(tb, i);
+            const std::uint32_t seq = g.next_insn_seq.fetch_add(1, std::memory_order_relaxed);
+            if (t != nullptr) {
+                tracebuf_qemu::insn_payload d;
+                const std::size_t size = tracebuf_qemu::describe_insn(insn, seq, d);
+                write(t, mt::insn, &d, size);
+            }
+            void* udata = tracebuf_qemu::udata_of(seq);
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, g.on_insn_exec, QEMU_PLUGIN_CB_NO_REGS, udata);
+            qemu_plugin_register_vcpu_mem_cb(insn, g.on_mem, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, udata);
         }
-        void* udata = tracebuf_qemu::udata_of(seq);
-        qemu_plugin_register_vcpu_insn_exec_cb(insn, on_insn_exec, QEMU_PLUGIN_CB_NO_REGS, udata);
-        qemu_plugin_register_vcpu_mem_cb(insn, on_mem, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, udata);
+        if (t != nullptr) leave(t);
     }
-    if (t != nullptr) leave(t);
+
+    static void syscall_entry() {
+        if (!g.tracing.load(std::memory_order_relaxed) || untraced) return;
+        thread_state* t = self;
+        if (t == nullptr) t = register_current_thread(); // online: writes its THREAD record
+        // Straight from idle (or online): busy() first could wait for a flush for nothing.
+        if (t != nullptr) t->writer.go_offline();
+    }
+
+    static void syscall_return(std::int64_t ret) {
+        if (!g.tracing.load(std::memory_order_relaxed) || untraced) return;
+        if (ret == 0 && static_cast<pid_t>(::getpid()) != g.pid) {
+            // The child of a fork: it holds a copy of the buffer and the parent's file. Stop.
+            g.tracing.store(false, std::memory_order_relaxed);
+            return;
+        }
+        thread_state* t = self;
+        if (t == nullptr) return;
+        t->writer.go_online();
+        t->writer.idle();
+    }
+
+    static void vcpu_exit() {
+        if (!g.tracing.load(std::memory_order_relaxed)) return;
+        thread_state* t = self;
+        if (t == nullptr) return;
+        t->writer.unregister_thread();
+        std::lock_guard<std::mutex> lock(g.threads_mutex);
+        g.free_slots[g.free_count++] = t->slot;
+        self = nullptr;
+    }
+
+    static void write_text_summary(const tracebuf::flush_stats& s, std::uint64_t records, double seconds) {
+        std::uint64_t parked_ns = 0, max_parked_ns = 0;
+        for (const thread_state& t : threads) {
+            parked_ns += t.parked_ns;
+            if (t.parked_ns > max_parked_ns) max_parked_ns = t.parked_ns;
+        }
+        const std::string path = g.out_path + ".summary";
+        if (FILE* f = std::fopen(path.c_str(), "w")) {
+            std::fprintf(f, "threads: %zu (untraced: %" PRIu64 ")\n", threads.size(), g.refused_threads);
+            std::fprintf(f, "records: %" PRIu64 " (from the threads; plus the header and summary)\n", records);
+            std::fprintf(f, "bytes: %" PRIu64 "\n", s.bytes_flushed);
+            std::fprintf(f, "flushes: %" PRIu64 "\n", s.flushes);
+            std::fprintf(f, "parks: %" PRIu64 "\n", s.parks);
+            if constexpr (std::is_same_v<Writer, chunk_writer_type>)
+                std::fprintf(f, "time parked: %.3f s in all threads, %.3f s at most in one\n",
+                             static_cast<double>(parked_ns) / 1e9, static_cast<double>(max_parked_ns) / 1e9);
+            std::fprintf(f, "sink error: %d\n", s.sink_error);
+            std::fprintf(f, "wall time: %.3f s\n", seconds);
+            std::fclose(f);
+        }
+    }
+
+    // QEMU has stopped every other thread and removed our other callbacks.
+    static void exit() {
+        record_writer_type summary_writer(*g.buffer); // outside any chunk, in slot 0
+        std::uint64_t records = 0;
+        if (summary_writer.register_thread() == tracebuf::errc::ok) {
+            const std::uint32_t total = static_cast<std::uint32_t>(threads.size());
+            std::uint32_t done = 0;
+            do {
+                const std::uint32_t n = std::min(total - done, mt::summary_entries_per_record);
+                std::vector<unsigned char> payload(sizeof(mt::summary_header) + n * sizeof(mt::summary_entry));
+                const mt::summary_header h{n, total};
+                std::memcpy(payload.data(), &h, sizeof h);
+                for (std::uint32_t i = 0; i < n; ++i) {
+                    const thread_state& t = threads[done + i];
+                    const mt::summary_entry e{t.serial, t.tid, t.records};
+                    std::memcpy(payload.data() + sizeof h + i * sizeof e, &e, sizeof e);
+                }
+                summary_writer.write_record(mt::summary, payload.data(), payload.size());
+                done += n;
+            } while (done < total);
+            // The other threads are stopped while idle, and in chunk mode their chunks are
+            // still open: a flush takes them over and pads the chunks, which drain() could not.
+            summary_writer.flush();
+            summary_writer.unregister_thread();
+        }
+        for (const thread_state& t : threads) records += t.records;
+        const tracebuf::errc drained = g.buffer->drain();
+        const tracebuf::flush_stats s = g.buffer->stats();
+        write_text_summary(s, records,
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - g.start).count());
+        if (drained != tracebuf::errc::ok)
+            say(std::string("tracebuf: drain failed: ") + tracebuf::to_string(drained) + "\n");
+    }
+
+    static void install() {
+        g.on_insn_exec = &tracer::on_insn_exec;
+        g.on_mem = &tracer::on_mem;
+        g.on_exit = &tracer::exit;
+    }
+};
+
+// ---- QEMU's callbacks: the mode's tracer does the work --------------------------------------
+
+template <class Writer>
+void on_tb_trans(qemu_plugin_id_t, qemu_plugin_tb* tb) { tracer<Writer>::describe_tb(tb); }
+
+template <class Writer>
+void on_syscall(qemu_plugin_id_t, unsigned int, std::int64_t, std::uint64_t, std::uint64_t, std::uint64_t,
+                std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t) {
+    tracer<Writer>::syscall_entry();
 }
 
-void on_syscall(qemu_plugin_id_t, unsigned int, std::int64_t, std::uint64_t, std::uint64_t,
-                std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
-                std::uint64_t) {
-    if (!g.tracing.load(std::memory_order_relaxed) || untraced) return;
-    thread_state* t = self;
-    if (t == nullptr) t = register_current_thread(); // online: writes its THREAD record
-    // Straight from idle (or online): busy() first could wait for a flush for nothing.
-    if (t != nullptr) go_offline(t);
-}
-
+template <class Writer>
 void on_syscall_ret(qemu_plugin_id_t, unsigned int, std::int64_t, std::int64_t ret) {
-    if (!g.tracing.load(std::memory_order_relaxed) || untraced) return;
-    if (ret == 0 && static_cast<pid_t>(::getpid()) != g.pid) {
-        // The child of a fork: it holds a copy of the buffer and the parent's file. Stop.
-        g.tracing.store(false, std::memory_order_relaxed);
-        return;
-    }
-    thread_state* t = self;
-    if (t == nullptr) return;
-    go_online(t);
-    idle(t);
+    tracer<Writer>::syscall_return(ret);
 }
 
-void on_vcpu_exit(qemu_plugin_id_t, unsigned int) {
-    if (!g.tracing.load(std::memory_order_relaxed)) return;
-    thread_state* t = self;
-    if (t == nullptr) return;
-    unregister(t);
-    std::lock_guard<std::mutex> lock(g.threads_mutex);
-    g.free_slots[g.free_count++] = t->slot;
-    self = nullptr;
-}
-
-void write_text_summary(const tracebuf::flush_stats& s, std::uint64_t records, double seconds) {
-    std::uint64_t parked_ns = 0, max_parked_ns = 0;
-    for (const thread_state& t : g.threads) {
-        parked_ns += t.parked_ns;
-        if (t.parked_ns > max_parked_ns) max_parked_ns = t.parked_ns;
-    }
-    const std::string path = g.out_path + ".summary";
-    if (FILE* f = std::fopen(path.c_str(), "w")) {
-        std::fprintf(f, "threads: %zu (untraced: %" PRIu64 ")\n", g.threads.size(), g.refused_threads);
-        std::fprintf(f, "records: %" PRIu64 " (from the threads; plus the header and summary)\n", records);
-        std::fprintf(f, "bytes: %" PRIu64 "\n", s.bytes_flushed);
-        std::fprintf(f, "flushes: %" PRIu64 "\n", s.flushes);
-        std::fprintf(f, "parks: %" PRIu64 "\n", s.parks);
-        std::fprintf(f, "time parked: %.3f s in all threads, %.3f s at most in one\n", static_cast<double>(parked_ns) / 1e9,
-                     static_cast<double>(max_parked_ns) / 1e9);
-        std::fprintf(f, "sink error: %d\n", s.sink_error);
-        std::fprintf(f, "wall time: %.3f s\n", seconds);
-        std::fclose(f);
-    }
-}
+template <class Writer>
+void on_vcpu_exit(qemu_plugin_id_t, unsigned int) { tracer<Writer>::vcpu_exit(); }
 
 void on_exit(qemu_plugin_id_t, void*) {
-    // QEMU has stopped every other thread and removed our other callbacks.
     if (!g.tracing.exchange(false) || static_cast<pid_t>(::getpid()) != g.pid) return;
-    thread_state writer; // writes outside any chunk, through its own producer
-    writer.slot = 0;
-    g.chunked = false;
-    std::uint64_t records = 0;
-    if (g.buffer->register_thread(writer.producer) == tracebuf::errc::ok) {
-        const std::uint32_t total = static_cast<std::uint32_t>(g.threads.size());
-        std::uint32_t done = 0;
-        do {
-            const std::uint32_t n = std::min(total - done, mt::summary_entries_per_record);
-            std::vector<unsigned char> payload(sizeof(mt::summary_header) + n * sizeof(mt::summary_entry));
-            const mt::summary_header h{n, total};
-            std::memcpy(payload.data(), &h, sizeof h);
-            for (std::uint32_t i = 0; i < n; ++i) {
-                const thread_state& t = g.threads[done + i];
-                const mt::summary_entry e{t.serial, t.tid, t.records};
-                std::memcpy(payload.data() + sizeof h + i * sizeof e, &e, sizeof e);
-            }
-            write(&writer, mt::summary, payload.data(), payload.size());
-            done += n;
-        } while (done < total);
-        // The other threads are stopped while idle, and in chunk mode their chunks are still
-        // open: a flush takes them over and pads the chunks, which drain() could not.
-        g.buffer->flush(writer.producer);
-        g.buffer->unregister_thread(writer.producer);
-    }
-    for (const thread_state& t : g.threads) records += t.records;
-    const tracebuf::errc drained = g.buffer->drain();
-    const tracebuf::flush_stats s = g.buffer->stats();
-    write_text_summary(s, records,
-                       std::chrono::duration<double>(std::chrono::steady_clock::now() - g.start).count());
-    if (drained != tracebuf::errc::ok) {
-        std::string msg = std::string("tracebuf: drain failed: ") + tracebuf::to_string(drained) + "\n";
-        say(msg);
-    }
+    g.on_exit();
     ::close(g.fd);
+}
+
+template <class Writer>
+void register_callbacks(qemu_plugin_id_t id) {
+    tracer<Writer>::install();
+    qemu_plugin_register_vcpu_tb_trans_cb(id, &on_tb_trans<Writer>);
+    qemu_plugin_register_vcpu_syscall_cb(id, &on_syscall<Writer>);
+    qemu_plugin_register_vcpu_syscall_ret_cb(id, &on_syscall_ret<Writer>);
+    qemu_plugin_register_vcpu_exit_cb(id, &on_vcpu_exit<Writer>);
+    qemu_plugin_register_atexit_cb(id, on_exit, nullptr);
 }
 
 bool parse_size(const std::string& digits, std::size_t& out) {
@@ -366,7 +393,7 @@ bool parse_args(int argc, char** argv, std::size_t& buffer_bytes) {
         } else if (a.rfind("mode=", 0) == 0) {
             const std::string m = a.substr(5);
             if (m != "record" && m != "chunk" && m != "double" && m != "chunk-double") return false;
-            g.chunked = m.rfind("chunk", 0) == 0;
+            g.mode = m.rfind("chunk", 0) == 0 ? "chunk" : "record";
             if (m.find("double") != std::string::npos) g.buffering = tracebuf::buffering::double_buffer;
         } else {
             return false;
@@ -398,7 +425,7 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
         return -1;
     }
     g.pid = ::getpid();
-    // Page-aligned and zeroed, as O_DIRECT and memory_is_zeroed want; kept until exit. (At
+    // Page-aligned and zeroed, as O_DIRECT and memory_contents::zeroed want; kept until exit. (At
     // least a page, so that a too small buffer= is reported as such below.)
     void* memory = ::mmap(nullptr, buffer_bytes != 0 ? buffer_bytes : 1, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -408,37 +435,33 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
     }
     const plugin_sink sink{g.direct, tracebuf::fd_sink(g.fd),
                            tracebuf::direct_fd_sink(g.fd, plugin_traits::max_record_size)};
-    g.buffer = std::make_unique<buffer_type>(memory, buffer_bytes, sink, g.buffering, true);
+    g.buffer = std::make_unique<buffer_type>(memory, buffer_bytes, sink, g.buffering, tracebuf::memory_contents::zeroed);
     if (g.buffer->status() != tracebuf::errc::ok) {
         say("tracebuf: buffer too small (at least 65536 bytes, twice that double-buffered)\n");
         return -1;
     }
-    if (g.chunked && chunk_writer_type(*g.buffer, g.chunk_bytes, 0, 0).status() != tracebuf::errc::ok) {
+    if (g.mode == "chunk" && !chunk_writer_type::valid_chunk_size(g.chunk_bytes)) {
         say("tracebuf: chunk=BYTES must be a multiple of 8 in [32, 65536]\n");
         return -1;
     }
-    g.layout = g.buffer->layout();
     for (unsigned s = 0; s < mt::slots; ++s) g.free_slots[s] = mt::slots - 1 - s; // slot 0 first
     g.free_count = mt::slots;
     g.start = std::chrono::steady_clock::now();
 
-    // The memtrace header, from a producer of its own (no thread writes yet).
-    tracebuf::producer p;
-    if (g.buffer->register_thread(p) == tracebuf::errc::ok) {
+    // The memtrace header, from a writer of its own (no thread writes yet).
+    record_writer_type header_writer(*g.buffer);
+    if (header_writer.register_thread() == tracebuf::errc::ok) {
         struct __attribute__((packed)) {
             std::uint16_t e_machine;
             std::uint16_t regs_size;
             unsigned char trace_id[16];
         } h{62 /* EM_X86_64 */, 0, {}};
-        g.buffer->write_record(p, mt::header64, &h, sizeof h);
-        g.buffer->unregister_thread(p);
+        header_writer.write_record(mt::header64, &h, sizeof h);
+        header_writer.unregister_thread();
     }
     g.tracing = true;
 
-    qemu_plugin_register_vcpu_tb_trans_cb(id, on_tb_trans);
-    qemu_plugin_register_vcpu_syscall_cb(id, on_syscall);
-    qemu_plugin_register_vcpu_syscall_ret_cb(id, on_syscall_ret);
-    qemu_plugin_register_vcpu_exit_cb(id, on_vcpu_exit);
-    qemu_plugin_register_atexit_cb(id, on_exit, nullptr);
+    if (g.mode == "chunk") register_callbacks<chunk_writer_type>(id);
+    else register_callbacks<record_writer_type>(id);
     return 0;
 }

@@ -119,7 +119,7 @@ ULong tracebuf_slow_path(ULong pos, ULong n) {
 void write_record(thread_info& t, std::uint16_t type, const void* payload, std::size_t size) {
     unsigned char* at = buf->reserve(t.producer, tracebuf::record_footprint(size));
     if (at == nullptr) return;
-    tracebuf::write_record(at, mt::tag_in_slot(type, t.slot), payload, size);
+    tracebuf::put_record(at, mt::tag_in_slot(type, t.slot), payload, size);
     ++serials[t.serial].records;
 }
 
@@ -364,7 +364,7 @@ void post_clo_init() {
     out_fd = static_cast<Int>(sr_Res(fd));
     void* memory = VG_(malloc)("tracebuf.arena", buffer_bytes + scratch_bytes);
     VG_(memset)(memory, 0, buffer_bytes + scratch_bytes);
-    buf = new (buffer_storage) buffer_type(memory, buffer_bytes, tracebuf::callback_sink(&write_all, nullptr), true);
+    buf = new (buffer_storage) buffer_type(memory, buffer_bytes, tracebuf::callback_sink(&write_all, nullptr), tracebuf::memory_contents::zeroed);
     tl_assert(buf->status() == tracebuf::errc::ok);
     layout = buf->layout();
     for (UInt s = 0; s < mt::slots; ++s) free_slots[s] = mt::slots - 1 - s; // slot 0 first

@@ -38,6 +38,10 @@ namespace tracebuf {
 /// threads wait, or two, one filled while the other is written out.
 enum class buffering : unsigned char { single, double_buffer };
 
+/// What the host's memory holds when it is handed over: anything (tracebuf zero-fills it
+/// first), or zeros already (fresh anonymous mmap, static storage, a fresh file window).
+enum class memory_contents : unsigned char { unknown, zeroed };
+
 /// What a JIT needs to emit the fast path inline (for example as VEX IR):
 ///   - `position` is the address of the 64-bit position word (a fetch_add target; under a
 ///     serialized host a plain load/add/store of it is enough);
@@ -116,6 +120,12 @@ public:
     std::uint64_t rebase(std::uint64_t base) noexcept {
         // relaxed: no thread is online; the quiescence counter's release publishes it.
         return position_.fetch_sub(base, atomics::relaxed) - base;
+    }
+
+    /// A serialized host's flush: the fresh space holds only the flusher's own claim.
+    void reset(std::uint64_t position) noexcept {
+        // relaxed: only one thread runs (serialized host).
+        position_.store(position, atomics::relaxed);
     }
 
     /// Double buffering: makes the spare buffer current and returns the full one.

@@ -49,26 +49,36 @@ class chunk_writer {
     static_assert(!traits::wait::serialized_host, "chunk mode needs a host whose threads run in parallel");
 
 public:
+    using buffer_type = Buffer;
+
+    /// Whether a writer can use chunks of `bytes`: a multiple of 8 in
+    /// [chunk_header_footprint + 8, Traits::max_reservation] (4 KiB to 64 KiB suits most
+    /// hosts).
+    static constexpr bool valid_chunk_size(std::size_t bytes) noexcept {
+        return bytes % record_alignment == 0 && bytes >= chunk_header_footprint + record_alignment &&
+               bytes <= traits::max_reservation;
+    }
+
     /// A writer for the calling thread, identified in its chunk headers by (pid, tid).
-    /// `chunk_bytes`: a multiple of 8 in [chunk_header_footprint + 8, max_reservation]
-    /// (4 KiB to 64 KiB suits most hosts); otherwise status() is errc::bad_size,
-    /// register_thread fails with it, and later calls fail as for an unregistered thread. A record larger than a chunk's room gets a chunk of its own size.
+    /// With a chunk size that is not valid_chunk_size, status() is errc::bad_size and
+    /// register_thread fails with it. A record larger than a chunk's room gets a chunk of
+    /// its own size.
     chunk_writer(Buffer& buffer, std::size_t chunk_bytes, std::uint32_t pid, std::uint32_t tid) noexcept
         : buffer_(buffer), chunk_bytes_(chunk_bytes), pid_(pid), tid_(tid) {}
     chunk_writer(const chunk_writer&) = delete;
     chunk_writer& operator=(const chunk_writer&) = delete;
 
+    /// errc::ok, the buffer's own error (errc::bad_arena), or errc::bad_size for the chunk
+    /// size.
     errc status() const noexcept {
-        const bool good = chunk_bytes_ % record_alignment == 0 &&
-                          chunk_bytes_ >= chunk_header_footprint + record_alignment &&
-                          chunk_bytes_ <= traits::max_reservation;
-        return good ? errc::ok : errc::bad_size;
+        if (const errc e = buffer_.status(); e != errc::ok) return e;
+        return valid_chunk_size(chunk_bytes_) ? errc::ok : errc::bad_size;
     }
 
     // ---- Thread life: as trace_buffer's, closing the open chunk where needed --------------
 
     errc register_thread() noexcept {
-        if (const errc e = status(); e != errc::ok) return fail(e);
+        if (const errc e = status(); e != errc::ok) return producer_.refuse(e);
         return buffer_.register_thread(producer_);
     }
     errc unregister_thread() noexcept {
@@ -114,9 +124,10 @@ public:
 
     /// Reserves one record and writes its header; returns its payload, or nullptr.
     TRACEBUF_FORCEINLINE void* reserve_record(std::uint16_t tag, std::size_t payload_size) noexcept {
-        if (TRACEBUF_UNLIKELY(tag == 0)) return fail_null(errc::bad_tag);
-        if (TRACEBUF_UNLIKELY(payload_size > traits::max_record_size - record_header_size))
-            return fail_null(errc::too_large);
+        if (TRACEBUF_UNLIKELY(tag == 0 || payload_size > traits::max_record_size - record_header_size)) {
+            producer_.refuse(tag == 0 ? errc::bad_tag : errc::too_large);
+            return nullptr;
+        }
         unsigned char* at = reserve(record_footprint(payload_size));
         return at == nullptr ? nullptr : write_record_header(at, tag, payload_size);
     }
@@ -128,21 +139,24 @@ public:
         return errc::ok;
     }
 
-    /// Pads the open chunk, so that the next record starts a new one. Precondition: online.
-    void close_chunk() noexcept {
-        if (cursor_ != end_) write_padding(cursor_, static_cast<std::size_t>(end_ - cursor_), traits::max_record_size);
-        cursor_ = end_ = nullptr;
+    /// Pads the open chunk, so that the next record starts a new one (for example at a
+    /// synchronising instruction). Precondition: online (busy), else errc::not_online and
+    /// nothing changes.
+    errc close_chunk() noexcept {
+        if (producer_.state() != producer_state::online) return producer_.refuse(errc::not_online);
+        pad_open_chunk();
+        return errc::ok;
     }
 
     /// Closes the open chunk and flushes (trace_buffer::flush).
     errc flush() noexcept {
-        if (producer_.state() == producer_state::online) close_chunk();
+        if (producer_.state() == producer_state::online) pad_open_chunk();
         return buffer_.flush(producer_);
     }
 
     // ---- Observers -------------------------------------------------------------------------
 
-    const producer& get_producer() const noexcept { return producer_; }
+    const tracebuf::producer& producer() const noexcept { return producer_; }
     errc last_error() const noexcept { return producer_.last_error(); }
     /// Chunks this writer has started.
     std::uint64_t chunks() const noexcept { return sequence_; }
@@ -150,31 +164,29 @@ public:
     std::size_t room() const noexcept { return static_cast<std::size_t>(end_ - cursor_); }
 
 private:
-    unsigned char* fail_null(errc e) noexcept {
-        producer_.last_error_ = e;
-        return nullptr;
-    }
-    errc fail(errc e) noexcept {
-        producer_.last_error_ = e;
-        return e;
+    void pad_open_chunk() noexcept {
+        if (cursor_ != end_) write_padding(cursor_, static_cast<std::size_t>(end_ - cursor_), traits::max_record_size);
+        cursor_ = end_ = nullptr;
     }
 
     unsigned char* reserve_in_new_chunk(std::size_t n) noexcept {
-        if (n == 0 || n % record_alignment != 0) return fail_null(errc::bad_size);
-        if (n > traits::max_reservation - chunk_header_footprint) return fail_null(errc::too_large);
-        if (producer_.state() != producer_state::online) {
-            producer_.refuse(errc::not_online);
+        errc why = errc::ok;
+        if (n == 0 || n % record_alignment != 0) why = errc::bad_size;
+        else if (n > traits::max_reservation - chunk_header_footprint) why = errc::too_large;
+        else if (producer_.state() != producer_state::online) why = errc::not_online;
+        if (why != errc::ok) {
+            producer_.refuse(why);
             return nullptr;
         }
         // Pad the old chunk first: the reservation below may park, and the flush it waits
         // for reads the old chunk.
-        close_chunk();
+        pad_open_chunk();
         const std::size_t bytes =
             n + chunk_header_footprint > chunk_bytes_ ? n + chunk_header_footprint : chunk_bytes_;
         unsigned char* chunk = buffer_.reserve(producer_, bytes);
         if (chunk == nullptr) return nullptr;
         const chunk_header h{pid_, tid_, static_cast<std::uint32_t>(bytes), sequence_++};
-        ::tracebuf::write_record(chunk, tags::chunk, &h, sizeof h);
+        put_record(chunk, tags::chunk, &h, sizeof h);
         cursor_ = chunk + chunk_header_footprint + n;
         end_ = chunk + bytes;
         return chunk + chunk_header_footprint;
@@ -191,11 +203,11 @@ private:
                 end_ = idle_end_;
             }
         }
-        if (producer_.state() == producer_state::online) close_chunk();
+        if (producer_.state() == producer_state::online) pad_open_chunk();
     }
 
     Buffer& buffer_;
-    producer producer_;
+    tracebuf::producer producer_;
     unsigned char* cursor_ = nullptr; // next free byte of the open chunk
     unsigned char* end_ = nullptr;    // its end; == cursor_ while idle or with no open chunk
     unsigned char* idle_end_ = nullptr;

@@ -84,31 +84,44 @@ public:
     /// caller's next reservation, park or go_offline - or invalid_position with
     /// p.last_error() set (errc::closed after a drain, errc::would_block on a serialized host
     /// that was not). May block until a flush is done; never loops back to the caller.
-    /// Precondition: `p` is online and n <= Traits::max_reservation. A producer that is not
-    /// online still completes the protocol (its bytes become padding) and gets
-    /// errc::not_online or errc::not_registered.
+    /// Precondition: `p` is online here and n is a multiple of 8 in [8, max_reservation].
+    /// A claim that breaks it (a JIT host's bug: the fast path ran anyway) still completes
+    /// the protocol, so that nobody waits for it forever, and is refused: errc::too_large or
+    /// errc::bad_size for a bad n (its bytes are skipped), not_online / not_registered /
+    /// wrong_buffer for a producer not online here (see reserve_as_stranger).
     std::uint64_t reserve_slow(producer& p, std::uint64_t pos, std::uint64_t n) noexcept {
-        if (TRACEBUF_UNLIKELY(p.state_ != producer_state::online))
+        if (TRACEBUF_UNLIKELY(!counter_.owns(p) || p.state_ != producer_state::online))
             return reserve_as_stranger(p, pos, n);
-        return settle(p, pos, n, /*flush_request=*/false);
+        if (TRACEBUF_UNLIKELY(n == 0 || n % record_alignment != 0 || n > Traits::max_reservation)) {
+            // Settled like a flush request: its bytes are skipped by the move-down, so the
+            // claims behind it keep their alignment and nothing oversized is ever placed.
+            settle(p, pos, n, /*skip_own_bytes=*/true);
+            p.refuse(n == 0 || n % record_alignment != 0 ? errc::bad_size : errc::too_large);
+            return invalid_position;
+        }
+        return settle(p, pos, n, /*skip_own_bytes=*/false);
     }
 
     /// Flushes everything reserved before this call, then returns. Other threads' later
     /// reservations go to the fresh buffer. Precondition: `p` is online.
     errc flush(producer& p) noexcept {
+        if (!counter_.owns(p)) return p.refuse(p.state_ == producer_state::unregistered ? errc::not_registered
+                                                                                         : errc::wrong_buffer);
         if (p.state_ != producer_state::online) return p.refuse(errc::not_online);
         // A flush request is a reservation that can never fit. Its bytes are not placed in
         // the fresh buffer: the move-down skips them (see lead).
         const std::uint64_t n = arena_.capacity() + 1;
-        if (settle(p, arena_.reserve_fast(n), n, /*flush_request=*/true) == invalid_position)
+        if (settle(p, arena_.reserve_fast(n), n, /*skip_own_bytes=*/true) == invalid_position)
             return p.last_error_;
-        return sink_error_.load(atomics::relaxed) != 0 ? fail(p, errc::sink_failed) : errc::ok;
+        return sink_error_.load(atomics::relaxed) != 0 ? p.refuse(errc::sink_failed) : errc::ok;
     }
 
     /// The final drain, for process exit: writes what the buffer holds and closes it; later
     /// reservations and flushes fail with errc::closed. Precondition, the host's guarantee:
-    /// no producer is running (QEMU's atexit, Valgrind's fini, after joining threads).
-    /// Returns errc::busy, and writes nothing, if a flush was nevertheless pending.
+    /// no producer is running (QEMU's atexit, Valgrind's fini, after joining threads), and
+    /// every claim is written. drain() cannot check that in general; it only refuses with
+    /// errc::busy, writing nothing, when it sees a flush still pending (a claim crossed the
+    /// end and was not settled, or a double-buffered write-out is not finished).
     errc drain() noexcept {
         // acquire: pairs with the release store in finish_write_out: the last write-out, and
         // its sink error, happened before.
@@ -127,34 +140,31 @@ public:
     }
 
 private:
-    static errc fail(producer& p, errc e) noexcept {
-        p.last_error_ = e;
-        return e;
-    }
-
     // Resolves the reservation [pos, pos + n) of the current virtual space: returns a
-    // position that fits (for a flush request: 0 once its flush is done).
-    std::uint64_t settle(producer& p, std::uint64_t pos, std::uint64_t n,
-                         bool flush_request) noexcept {
+    // position that fits. A claim whose bytes are skipped (a flush request, or a claim too
+    // large to place) returns 0 once a flush has moved the space past it.
+    std::uint64_t settle(producer& p, std::uint64_t pos, std::uint64_t n, bool skip_own_bytes) noexcept {
         const std::uint64_t capacity = arena_.capacity();
         for (;;) {
             if (pos >= arena_type::closed_position) {
-                fail(p, errc::closed);
+                p.refuse(errc::closed);
                 return invalid_position;
             }
-            if (!flush_request && pos + n <= capacity) return pos;
+            if (!skip_own_bytes && pos + n <= capacity) return pos;
             if (pos <= capacity) {
                 // This reservation crosses the end: valid data ends at pos, and we flush.
-                // A flush request's own bytes are skipped by the move-down.
-                const std::uint64_t base = flush_request ? pos + n : pos;
-                lead(pos, base);
-                if (flush_request) return 0;
+                const std::uint64_t base = skip_own_bytes ? pos + n : pos;
+                lead(pos, base, skip_own_bytes ? 0 : n);
+                if (skip_own_bytes) return 0;
                 pos -= base; // == 0, and n <= capacity: it fits
                 continue;
             }
             // Another reservation crossed the end: park until its flush hands us a position.
             if constexpr (serialized_host) {
-                fail(p, errc::would_block);
+                // Only a host that is not serialized gets here (a thread switched between its
+                // claim and its slow path). This claim is dropped: the crossing thread's flush
+                // discards every claim behind its own (lead), so it cannot poison the buffer.
+                p.refuse(errc::would_block);
                 return invalid_position;
             } else {
                 parks_.fetch_add(1, atomics::relaxed);
@@ -166,14 +176,19 @@ private:
     }
 
     // The flusher's part. Valid data is [0, end); the virtual space moves down by base.
-    void lead(std::uint64_t end, std::uint64_t base) noexcept {
+    // `kept`: the bytes of the flusher's own claim that stay in the space (at 0).
+    void lead(std::uint64_t end, std::uint64_t base, std::uint64_t kept) noexcept {
         if constexpr (serialized_host) {
             // Only this thread runs, and no other thread is between a reservation and the
             // end of its write: the buffer is complete now, and nobody is parked. Double
             // buffering gains nothing here (nobody could fill the other buffer meanwhile).
+            // Any claim behind ours was refused with would_block (settle): the fresh space
+            // holds our claim alone.
+            (void)base;
             write_out(arena_.data(), end);
-            arena_.rebase(base);
+            arena_.reset(kept);
         } else {
+            (void)kept; // parked claims stay behind ours: the move-down keeps them all
             counter_.await_quiescence([this](std::uint64_t offset, std::uint64_t bytes) noexcept {
                 // An idle thread's unwritten chunk tail, taken over with the thread.
                 write_padding(arena_.data() + offset, bytes, Traits::max_record_size);
@@ -231,20 +246,40 @@ private:
         if constexpr (Traits::zero_after_flush) __builtin_memset(data, 0, end);
     }
 
-    // reserve_slow by a producer that is not online (a host bug, seen only on the JIT path,
-    // after the fetch_add). Its reservation may be the one that crossed the end, so it must
-    // still settle it or every thread would wait forever: it counts itself online for that,
-    // covers the bytes it got with padding, and goes back. Exact for a crossing claim; for a
-    // parked one, exact unless a whole flush ran between the claim and this call
-    // (docs/protocol.md, "A claim by a producer that is not online").
+    // reserve_slow by a producer that is not online here (a host bug, seen only on the JIT
+    // path, after the fetch_add). Its claim may be the one that crossed the end, or be
+    // moved down by a flush into the crossing place, so it must still settle it or every
+    // thread would wait forever. It does so under a temporary registration and covers the
+    // claim with padding, when it can tell which virtual space the claim is in: it takes the
+    // epoch current when it is called (the claim is older: a flush in progress then is
+    // assumed to have started before it), and after registering accepts that epoch (the
+    // claim stays where it is) or the next one (the flush moved it down by B). Further
+    // flushes, or a claim that fitted but whose flush already ran, leave the claim
+    // abandoned: nothing written (docs/protocol.md, "A claim by a producer that is not
+    // online").
     std::uint64_t reserve_as_stranger(producer& p, std::uint64_t pos, std::uint64_t n) noexcept {
+        const errc why = !counter_.owns(p) && p.state_ != producer_state::unregistered ? errc::wrong_buffer
+                                                                                      : errc::not_online;
+        const std::uint64_t capacity = arena_.capacity();
+        const bool bad_n = n == 0 || n % record_alignment != 0 || n > Traits::max_reservation;
+        const bool crossing = pos <= capacity && pos + n > capacity;
+        const std::uint32_t claim_epoch = counter_.epoch();
         producer guest;
-        if (counter_.register_thread(guest) == errc::ok) {
-            const std::uint64_t at = settle(guest, pos, n, false);
-            if (at != invalid_position) write_padding(arena_.data() + at, n, Traits::max_record_size);
+        if (pos < arena_type::closed_position && counter_.register_thread(guest) == errc::ok) {
+            // Online now: the epoch cannot change until the guest leaves. A crossing claim
+            // blocks its own flush, so its epoch never moved.
+            const std::uint32_t moved = (counter_.epoch() - claim_epoch) & counter_type::epoch_mask;
+            std::uint64_t at = invalid_position;
+            if (moved == 0 || (moved == 1 && pos > capacity && !crossing)) {
+                // relaxed: written before the release of the flush that moved the claim,
+                // which the guest's registration acquired.
+                if (moved == 1) pos -= handoff_base_.load(atomics::relaxed);
+                at = settle(guest, pos, n, bad_n);
+            }
+            if (at != invalid_position && !bad_n) write_padding(arena_.data() + at, n, Traits::max_record_size);
             counter_.unregister_thread(guest);
         }
-        p.refuse(errc::not_online);
+        p.refuse(why);
         return invalid_position;
     }
 

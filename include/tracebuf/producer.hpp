@@ -2,10 +2,11 @@
 //
 // A producer is owned by one thread (keep it in the host's per-thread data). It is not
 // shared and holds no atomics: it lets tracebuf tell misuse (offline twice, reserving while
-// unregistered, ...) from correct use, and carries the error of the last failed call that
-// returns a pointer or a position. (The state a flusher may look at, for idle producers,
-// lives in the quiescence counter's slot table, never in host memory.) Constant-initialised, so a Valgrind tool can keep an
-// array of them in static storage. Freestanding.
+// unregistered, a call on a buffer the producer is not registered with, ...) from correct
+// use, and carries the error of the last refused call. (The state a flusher may look at,
+// for idle producers, lives in the quiescence counter's slot table, never in host memory.)
+// Constant-initialised, so a Valgrind tool can keep an array of them in static storage.
+// Freestanding.
 #ifndef TRACEBUF_PRODUCER_HPP
 #define TRACEBUF_PRODUCER_HPP
 
@@ -16,7 +17,7 @@
 namespace tracebuf {
 
 enum class producer_state : std::uint8_t {
-    unregistered, ///< not known to the quiescence counter (the initial state)
+    unregistered, ///< not known to any quiescence counter (the initial state)
     online,       ///< may reserve and write; counted by the quiescence counter
     offline,      ///< registered, but promises not to touch the buffer (in a syscall)
     idle,         ///< online between callbacks: not writing, may be counted offline by a
@@ -30,7 +31,7 @@ public:
     producer& operator=(const producer&) = delete;
 
     constexpr producer_state state() const noexcept { return state_; }
-    /// The error of the last call on this producer that failed (errc::ok if none did).
+    /// The error of the last call on this producer that was refused (errc::ok if none was).
     constexpr errc last_error() const noexcept { return last_error_; }
     /// Whether the last busy() found that a flusher had counted this producer offline while
     /// it was idle (and covered its open range with padding: see quiescence_counter::idle).
@@ -41,19 +42,32 @@ private:
     template <class, class> friend class flush_barrier;
     template <class, class> friend class trace_buffer;
     template <class> friend class chunk_writer;
+    template <class> friend class record_writer;
+    friend struct producer_access;
 
     static constexpr std::uint16_t no_slot = 0xffff;
 
-    // Records why a call was refused: not_registered if the producer is not registered at
-    // all, else `otherwise` (the call's own precondition). Returns the code.
-    constexpr errc refuse(errc otherwise) noexcept {
-        last_error_ = state_ == producer_state::unregistered ? errc::not_registered : otherwise;
-        return last_error_;
+    // Whether this producer is registered with `owner` (a quiescence counter), and is the
+    // object that registered: a byte copy of a registered producer (a C host copying its
+    // handle) has another address and is refused.
+    constexpr bool registered_with(const void* owner) const noexcept {
+        return state_ != producer_state::unregistered && owner_ == owner && self_ == this;
     }
 
-    // Ordered to pack into 8 bytes (the C API's tracebuf_producer).
+    // The one place a refused call is recorded: returns `why`, or not_registered if the
+    // refusal is about the producer's state and it is not registered at all.
+    constexpr errc refuse(errc why) noexcept {
+        if (state_ == producer_state::unregistered &&
+            (why == errc::not_online || why == errc::already_online))
+            why = errc::not_registered;
+        last_error_ = why;
+        return why;
+    }
+
+    const void* owner_ = nullptr;      // the quiescence counter it registered with
+    const producer* self_ = nullptr;   // its own address, set at registration
     errc last_error_ = errc::ok;
-    std::uint16_t slot_ = no_slot; // its idle slot, when Traits::idle_slots > 0
+    std::uint16_t slot_ = no_slot;     // its idle slot, when Traits::idle_slots > 0
     producer_state state_ = producer_state::unregistered;
     bool taken_over_ = false;
 };

@@ -21,7 +21,7 @@
 // The race the seed worried about - a thread returning from a syscall, or a new thread,
 // while a flush starts - is closed by FLUSHING: the flusher sets it with a CAS that succeeds
 // only when the count is zero, and a thread coming online sees it in the result of its own
-// fetch_add, steps back and waits for the epoch to change. There is no window in which a
+// fetch_add, steps back and waits for the flush to end. There is no window in which a
 // thread is online but unseen by the flusher. docs/protocol.md has the invariants and the
 // interleavings.
 //
@@ -65,6 +65,7 @@ public:
     static constexpr std::uint32_t nudge_bit = 1u << 18;
     static constexpr int epoch_shift = 19;
     static constexpr std::uint32_t epoch_one = 1u << epoch_shift;
+    static constexpr std::uint32_t epoch_mask = (1u << (32 - epoch_shift)) - 1; // epoch() values
     static constexpr std::uint32_t idle_slots = Traits::idle_slots;
 
     constexpr quiescence_counter() noexcept = default;
@@ -78,28 +79,32 @@ public:
     /// for it to end: a new thread never writes into a buffer that is being read.
     /// Precondition: `p` is unregistered (else errc::already_registered).
     errc register_thread(producer& p) noexcept {
-        if (p.state_ != producer_state::unregistered) return fail(p, errc::already_registered);
+        if (p.state_ != producer_state::unregistered) return p.refuse(errc::already_registered);
         if (registered_.fetch_add(1, atomics::relaxed) >= Traits::max_threads) {
             registered_.fetch_sub(1, atomics::relaxed);
-            return fail(p, errc::too_many_threads);
+            return p.refuse(errc::too_many_threads);
         }
         if constexpr (idle_slots > 0) {
             if (!claim_slot(p)) {
                 registered_.fetch_sub(1, atomics::relaxed);
-                return fail(p, errc::too_many_threads);
+                return p.refuse(errc::too_many_threads);
             }
         }
         enter_online();
+        p.owner_ = this;
+        p.self_ = &p;
         p.state_ = producer_state::online;
         return errc::ok;
     }
 
-    /// Unregisters the calling thread (online or offline). Call on thread exit, after its
-    /// last write. Never waits.
+    /// Unregisters the calling thread (online, idle or offline). Call on thread exit, after
+    /// its last write. Never waits.
     errc unregister_thread(producer& p) noexcept {
-        if (p.state_ == producer_state::unregistered) return fail(p, errc::not_registered);
+        if (const errc e = check_owner(p); e != errc::ok) return e;
         if (leave_slot(p, slot_free)) leave_online();
         p.slot_ = producer::no_slot;
+        p.owner_ = nullptr;
+        p.self_ = nullptr;
         p.state_ = producer_state::unregistered;
         registered_.fetch_sub(1, atomics::relaxed);
         return errc::ok;
@@ -110,6 +115,7 @@ public:
     /// an offline thread never delays a flush, however long it stays offline.
     /// Precondition: `p` is online (or idle).
     errc go_offline(producer& p) noexcept {
+        if (const errc e = check_owner(p); e != errc::ok) return e;
         if (p.state_ != producer_state::online && p.state_ != producer_state::idle)
             return p.refuse(errc::not_online);
         if (leave_slot(p, slot_offline)) leave_online();
@@ -120,12 +126,16 @@ public:
     /// Brings the calling thread back online. Call on syscall exit. If a flush is running,
     /// waits for it to end before returning. Precondition: `p` is offline.
     errc go_online(producer& p) noexcept {
+        if (const errc e = check_owner(p); e != errc::ok) return e;
         if (p.state_ != producer_state::offline) return p.refuse(errc::already_online);
         enter_online();
         if constexpr (idle_slots > 0) slots_[p.slot_].state.store(slot_online, atomics::relaxed);
         p.state_ = producer_state::online;
         return errc::ok;
     }
+
+    /// Whether `p` is registered with this counter (and is the producer that registered).
+    bool owns(const producer& p) const noexcept { return p.registered_with(this); }
 
     // ---- Idle producers (Traits::idle_slots > 0) ------------------------------------------
 
@@ -134,14 +144,18 @@ public:
     /// flusher that is waiting may count it offline on its behalf. Never waits; a store to the
     /// thread's own cache line (an exchange with symmetric_fence) and a load of the state
     /// word, plus a wake-up of the flusher if one is waiting.
-    /// `open_offset`, `open_bytes` (multiples of 8, open_bytes <= Traits::max_reservation):
-    /// a range of the current buffer that this thread reserved and has not written yet (the
-    /// rest of a chunk: chunk_writer.hpp). A flusher that takes the thread over covers it
-    /// with padding; busy() then reports taken_over(). Precondition: `p` is online, and its
-    /// reservations are written except for the open range.
+    /// `open_offset`, `open_bytes` (multiples of 8, open_bytes <= Traits::max_reservation,
+    /// else errc::bad_argument): a range of the current buffer that this thread reserved and
+    /// has not written yet (the rest of a chunk: chunk_writer.hpp). A flusher that takes the
+    /// thread over covers it with padding; busy() then reports taken_over(). The counter
+    /// cannot see the buffer: trace_buffer::idle checks that the range lies inside it.
+    /// Precondition: `p` is online, and its reservations are written except for the open
+    /// range.
     errc idle(producer& p, std::uint64_t open_offset = 0, std::uint64_t open_bytes = 0) noexcept {
         static_assert(idle_slots > 0, "idle() needs Traits::idle_slots > 0");
+        if (const errc e = check_owner(p); e != errc::ok) return e;
         if (p.state_ != producer_state::online) return p.refuse(errc::not_online);
+        if (!valid_open_range(open_offset, open_bytes)) return p.refuse(errc::bad_argument);
         // The slot's new word publishes this thread's records (release, acquired by the
         // flusher's CAS in take_idle_producers) and, with the load of the state word after
         // it, forms a Dekker pair with the flusher's WAITING RMW and its scan (I9): either the
@@ -176,10 +190,13 @@ public:
     /// Marks the calling thread busy again, at the start of a callback, before it reserves.
     /// If a flusher counted it offline meanwhile, comes back online as go_online does
     /// (waiting for that flush to end) and sets p.taken_over(): its open range is gone.
-    /// Precondition: `p` is idle.
+    /// Precondition: `p` is idle (else errc::already_online if it is busy, errc::not_online
+    /// if it is offline).
     errc busy(producer& p) noexcept {
         static_assert(idle_slots > 0, "busy() needs Traits::idle_slots > 0");
-        if (p.state_ != producer_state::idle) return p.refuse(errc::already_online);
+        if (const errc e = check_owner(p); e != errc::ok) return e;
+        if (p.state_ != producer_state::idle)
+            return p.refuse(p.state_ == producer_state::online ? errc::already_online : errc::not_online);
         // relaxed: if the slot was still idle, this thread never stopped counting as online
         // and no flush can have happened; if it was taken, enter_online acquires.
         const std::uint64_t was = slots_[p.slot_].state.exchange(slot_online, atomics::relaxed);
@@ -195,6 +212,7 @@ public:
     /// to close its open range before it goes offline. Precondition: `p` is idle.
     bool reclaim_idle(producer& p) noexcept {
         static_assert(idle_slots > 0, "reclaim_idle() needs Traits::idle_slots > 0");
+        if (check_owner(p) != errc::ok) return false;
         if (p.state_ != producer_state::idle) return false;
         std::uint64_t expected = slots_[p.slot_].state.load(atomics::relaxed);
         // relaxed: while the slot is idle the thread counts as online and no flush has run;
@@ -293,8 +311,9 @@ public:
     /// again, clears FLUSHING, advances the epoch, and wakes every waiter.
     void release(std::uint32_t readmitted) noexcept {
         static_assert(!serialized_host, "a serialized host never parks threads");
-        // release: pairs with the acquire in await_epoch_change (parked threads, and threads
-        // that waited to come online) and with the acquire fetch_add in enter_online: the
+        // release: pairs with the acquire load in await_epoch_change (parked threads) and
+        // with the acquire fetch_add in enter_online (threads coming online, also after
+        // waiting in await_flush_end): the
         // flusher's reset of the position, the handoff base and the zeroed buffer happen
         // before their next reservation. Adding epoch_one - flushing_bit clears FLUSHING
         // (it is set, so nothing borrows) and lets the epoch carry out of the top bit.
@@ -339,9 +358,17 @@ private:
         atomic<std::uint64_t> state{slot_free};
     };
 
-    static errc fail(producer& p, errc e) noexcept {
-        p.last_error_ = e;
-        return e;
+    // Every call but register_thread needs a producer registered here: one registered with
+    // another counter, or a copy, would move this counter's count for a thread it never
+    // counted (and underflow it into the flag bits).
+    errc check_owner(producer& p) const noexcept {
+        if (p.state_ == producer_state::unregistered) return p.refuse(errc::not_registered);
+        return p.registered_with(this) ? errc::ok : p.refuse(errc::wrong_buffer);
+    }
+
+    static constexpr bool valid_open_range(std::uint64_t offset, std::uint64_t bytes) noexcept {
+        return bytes == 0 || (offset % 8 == 0 && bytes % 8 == 0 && bytes <= Traits::max_reservation &&
+                              (offset & ~open_offset_mask) == 0);
     }
 
     bool claim_slot(producer& p) noexcept {
@@ -365,9 +392,12 @@ private:
             p.state_ == producer_state::online || p.state_ == producer_state::idle;
         if constexpr (idle_slots > 0) {
             if (p.slot_ < idle_slots) { // no_slot (0xffff) is never below
-                // acq_rel: one RMW decides the race with a flusher's take-over; if it was
-                // taken, the flusher already counted this thread out.
-                const std::uint64_t was = slots_[p.slot_].state.exchange(to, atomics::acq_rel);
+                // relaxed: the RMW only decides the race with a flusher's take-over (one of
+                // the two wins, whatever the order). Nothing is published through it: if it
+                // was taken, the thread's records were published by its idle() and acquired
+                // by the flusher's CAS, and it wrote nothing since; if not, leave_online's
+                // release publishes them.
+                const std::uint64_t was = slots_[p.slot_].state.exchange(to, atomics::relaxed);
                 return counted && (was & slot_state_mask) != slot_taken;
             }
         }
@@ -404,7 +434,23 @@ private:
             const std::uint32_t old = state_.fetch_add(1, atomics::acquire);
             if ((old & flushing_bit) == 0) return;
             leave_online();
-            await_epoch_change(old >> epoch_shift);
+            await_flush_end(old >> epoch_shift);
+        }
+    }
+
+    // A thread that stepped back is not counted, so flushes may run on without it: the
+    // 13-bit epoch can wrap back to the value it read. It waits for "FLUSHING clear or epoch
+    // changed", and retries the fetch_add, which decides.
+    void await_flush_end(std::uint32_t epoch) noexcept {
+        if constexpr (serialized_host) {
+            (void)epoch; // unreachable: FLUSHING is never set
+        } else {
+            for (;;) {
+                // relaxed: only decides when to retry; the retry's fetch_add acquires.
+                const std::uint32_t s = state_.load(atomics::relaxed);
+                if ((s & flushing_bit) == 0 || (s >> epoch_shift) != epoch) return;
+                wait_policy::wait(state_, s);
+            }
         }
     }
 
@@ -420,9 +466,12 @@ private:
         return old;
     }
 
+    // A parked thread: counted online again by the release of its flush before it wakes,
+    // so no later flush can start, and the epoch cannot move on, before it has seen the
+    // change (I5).
     void await_epoch_change(std::uint32_t epoch) noexcept {
         if constexpr (serialized_host) {
-            (void)epoch; // unreachable: FLUSHING is never set and nobody parks
+            (void)epoch; // unreachable: nobody parks
         } else {
             for (;;) {
                 // acquire: pairs with the release in release() (see there).

@@ -65,8 +65,9 @@ TRACEBUF_FORCEINLINE void* write_record_header(void* at, std::uint16_t tag,
     return static_cast<unsigned char*>(at) + record_header_size;
 }
 
-/// Writes a whole record (header and payload) at `at`; returns where the next record starts.
-TRACEBUF_FORCEINLINE void* write_record(void* at, std::uint16_t tag, const void* payload,
+/// Writes a whole record (header and payload) at `at`, in memory the caller reserved;
+/// returns where the next record starts. (The writers' write_record reserves, then puts.)
+TRACEBUF_FORCEINLINE void* put_record(void* at, std::uint16_t tag, const void* payload,
                                         std::size_t payload_size) noexcept {
     void* body = write_record_header(at, tag, payload_size);
     if (payload_size != 0) __builtin_memcpy(body, payload, payload_size); // payload may be null

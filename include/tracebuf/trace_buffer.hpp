@@ -38,26 +38,24 @@ class trace_buffer {
 public:
     using traits_type = Traits;
     using sink_type = Sink;
-    using arena_type = arena<Traits>;
-    using counter_type = quiescence_counter<Traits>;
-    using barrier_type = flush_barrier<Traits, Sink>;
+    using arena_type = tracebuf::arena<Traits>;
+    using counter_type = tracebuf::quiescence_counter<Traits>;
+    using barrier_type = tracebuf::flush_barrier<Traits, Sink>;
 
-    /// Uses `bytes` of `memory` (8-byte aligned, at least Traits::max_reservation bytes; the
-    /// caller keeps it alive) and writes full buffers to `sink`. Zero-fills the memory first
-    /// unless `memory_is_zeroed` (fresh mmap or static memory is). Check status().
-    trace_buffer(void* memory, std::size_t bytes, Sink sink, bool memory_is_zeroed = false) noexcept
-        : trace_buffer(memory, bytes, static_cast<Sink&&>(sink), buffering::single, memory_is_zeroed) {}
-
-    /// The same, choosing the buffering: with buffering::double_buffer the memory is split
-    /// into two buffers of bytes / 2, and a flush writes one out while the other fills
-    /// (flush_barrier.hpp).
-    trace_buffer(void* memory, std::size_t bytes, Sink sink, buffering mode,
-                 bool memory_is_zeroed = false) noexcept
+    /// Uses `bytes` of `memory` (8-byte aligned, at least Traits::max_reservation bytes per
+    /// buffer; the caller keeps it alive) and writes full buffers to `sink`. With
+    /// buffering::double_buffer the memory is split into two buffers of bytes / 2, and a
+    /// flush writes one out while the other fills (flush_barrier.hpp). Zero-fills the
+    /// memory first unless it is memory_contents::zeroed. Check status().
+    trace_buffer(void* memory, std::size_t bytes, Sink sink, buffering mode = buffering::single,
+                 memory_contents contents = memory_contents::unknown) noexcept
         : sink_(static_cast<Sink&&>(sink)), arena_(memory, bytes, mode),
           barrier_(arena_, counter_, sink_) {
-        if (arena_.status() == errc::ok && !memory_is_zeroed)
+        if (arena_.status() == errc::ok && contents != memory_contents::zeroed)
             __builtin_memset(arena_.data(), 0, arena_.capacity() * (arena_.double_buffered() ? 2 : 1));
     }
+    trace_buffer(void* memory, std::size_t bytes, Sink sink, memory_contents contents) noexcept
+        : trace_buffer(memory, bytes, static_cast<Sink&&>(sink), buffering::single, contents) {}
     trace_buffer(const trace_buffer&) = delete;
     trace_buffer& operator=(const trace_buffer&) = delete;
 
@@ -73,10 +71,16 @@ public:
     /// Between callbacks, with Traits::idle_slots > 0: see quiescence_counter::idle/busy.
     /// `open` and `open_bytes`: a reserved range of this thread's that it has not written
     /// yet (a chunk's tail, for chunk_writer); a flush that takes the idle thread over pads
-    /// it, and the next busy() sets p.taken_over().
+    /// it, and the next busy() sets p.taken_over(). The range must lie inside the current
+    /// buffer, 8-byte aligned, at most Traits::max_reservation bytes: else errc::bad_argument
+    /// and nothing changes (the flusher writes there).
     errc idle(producer& p, const unsigned char* open = nullptr, std::size_t open_bytes = 0) noexcept {
-        return counter_.idle(p, open_bytes == 0 ? 0 : static_cast<std::uint64_t>(open - arena_.data()),
-                             open_bytes);
+        if (open_bytes == 0) return counter_.idle(p);
+        const unsigned char* data = arena_.data();
+        if (open < data || open > data + arena_.capacity() ||
+            open_bytes > static_cast<std::size_t>(data + arena_.capacity() - open))
+            return p.refuse(counter_.owns(p) ? errc::bad_argument : errc::wrong_buffer);
+        return counter_.idle(p, static_cast<std::uint64_t>(open - data), open_bytes);
     }
     errc busy(producer& p) noexcept { return counter_.busy(p); }
     /// From idle: becomes busy without waiting and returns true, unless a flush took the
@@ -86,14 +90,18 @@ public:
     // ---- Reservations ----------------------------------------------------------------------
 
     /// Reserves `n` bytes (a multiple of 8, at most Traits::max_reservation) for one or more
-    /// records, which the caller must fill completely (write_record / write_padding) before
+    /// records, which the caller must fill completely (put_record / write_padding) before
     /// its next reservation, go_offline or unregister_thread. Returns nullptr on error (see
     /// p.last_error()). Precondition: `p` is online. May block while a flush runs.
     TRACEBUF_FORCEINLINE unsigned char* reserve(producer& p, std::size_t n) noexcept {
-        if (TRACEBUF_UNLIKELY(n == 0 || n % record_alignment != 0)) return fail(p, errc::bad_size);
-        if (TRACEBUF_UNLIKELY(n > Traits::max_reservation)) return fail(p, errc::too_large);
-        if (TRACEBUF_UNLIKELY(p.state_ != producer_state::online)) {
-            p.refuse(errc::not_online);
+        errc why = errc::ok;
+        if (TRACEBUF_UNLIKELY(n == 0 || n % record_alignment != 0)) why = errc::bad_size;
+        else if (TRACEBUF_UNLIKELY(n > Traits::max_reservation)) why = errc::too_large;
+        else if (TRACEBUF_UNLIKELY(p.state_ != producer_state::online || !counter_.owns(p)))
+            why = counter_.owns(p) || p.state_ == producer_state::unregistered ? errc::not_online
+                                                                               : errc::wrong_buffer;
+        if (TRACEBUF_UNLIKELY(why != errc::ok)) {
+            p.refuse(why);
             return nullptr;
         }
         std::uint64_t pos = arena_.reserve_fast(n);
@@ -108,9 +116,10 @@ public:
     /// for the caller to fill) or nullptr on error (p.last_error()).
     TRACEBUF_FORCEINLINE void* reserve_record(producer& p, std::uint16_t tag,
                                               std::size_t payload_size) noexcept {
-        if (TRACEBUF_UNLIKELY(tag == 0)) return fail(p, errc::bad_tag);
-        if (TRACEBUF_UNLIKELY(payload_size > Traits::max_record_size - record_header_size))
-            return fail(p, errc::too_large);
+        if (TRACEBUF_UNLIKELY(tag == 0 || payload_size > Traits::max_record_size - record_header_size)) {
+            p.refuse(tag == 0 ? errc::bad_tag : errc::too_large);
+            return nullptr;
+        }
         unsigned char* at = reserve(p, record_footprint(payload_size));
         return at == nullptr ? nullptr : write_record_header(at, tag, payload_size);
     }
@@ -139,7 +148,8 @@ public:
     ///     pos = fetch_add(*layout.position, n);
     ///     if (pos + n > layout.capacity) pos = reserve_slow(p, pos, n);
     ///     write the records at layout.data + pos   (double buffering: *layout.current_data + pos)
-    /// n must be a multiple of 8 in [8, Traits::max_reservation]; nothing checks it here.
+    /// n must be a multiple of 8 in [8, Traits::max_reservation]; the fast path cannot check
+    /// it, the slow path refuses a bad n without breaking the protocol.
     jit_layout layout() noexcept { return arena_.layout(); }
     TRACEBUF_FORCEINLINE std::uint64_t reserve_fast(std::uint64_t n) noexcept {
         return arena_.reserve_fast(n);
@@ -153,15 +163,10 @@ public:
     flush_stats stats() const noexcept { return barrier_.stats(); }
     int sink_error() const noexcept { return barrier_.stats().sink_error; }
     Sink& sink() noexcept { return sink_; }
-    const arena_type& get_arena() const noexcept { return arena_; }
-    const counter_type& get_counter() const noexcept { return counter_; }
+    const arena_type& arena() const noexcept { return arena_; }
+    const counter_type& counter() const noexcept { return counter_; }
 
 private:
-    static unsigned char* fail(producer& p, errc e) noexcept {
-        p.last_error_ = e;
-        return nullptr;
-    }
-
     Sink sink_;
     arena_type arena_;
     counter_type counter_;

@@ -7,12 +7,17 @@
  *
  * It uses tracebuf::default_traits (Boost.Atomic, futex waits, 4096-byte records, 64 KiB
  * reservations) with 1024 idle slots (so at most 1024 threads registered at once, and
- * tracebuf_idle/tracebuf_busy work). Every other file includes the header as is, from C or
- * C++.
+ * tracebuf_*_idle / tracebuf_*_busy work). Every other file includes the header as is, from
+ * C or C++.
  *
- * Calls mirror trace_buffer (trace_buffer.hpp) and, for chunk mode, chunk_writer
- * (chunk_writer.hpp), with the same preconditions; status codes are the values of
- * tracebuf::errc (TRACEBUF_OK is 0). Host contract: docs/host-contract.md.
+ * Two layers, as in C++:
+ *   - writers (tracebuf_writer_*: record_writer.hpp, chunk_writer.hpp): one per thread, in
+ *     any mode, with the same calls, so a host's callbacks are written once;
+ *   - buffer + producer (tracebuf_register_thread, tracebuf_reserve, ...: trace_buffer.hpp),
+ *     the low-level layer, for a JIT that emits the fast path itself (tracebuf_get_layout,
+ *     tracebuf_reserve_slow).
+ * Preconditions are the C++ calls'; status codes are the values of tracebuf::errc
+ * (TRACEBUF_OK is 0). Host contract: docs/host-contract.md.
  */
 #ifndef TRACEBUF_H
 #define TRACEBUF_H
@@ -26,9 +31,10 @@ extern "C" {
 
 typedef struct tracebuf_buffer tracebuf_buffer;
 
-/* A thread's handle. Keep one per thread; call tracebuf_producer_init before first use. */
+/* A thread's handle for the low-level layer. Keep one per thread, at a fixed address (a
+ * copy is refused with TRACEBUF_WRONG_BUFFER); call tracebuf_producer_init before first use. */
 typedef struct tracebuf_producer {
-    uint64_t opaque;
+    uint64_t opaque[3];
 } tracebuf_producer;
 
 /* Receives each full buffer; returns 0 or a positive errno-style code. Called by one
@@ -50,8 +56,10 @@ enum tracebuf_status {
     TRACEBUF_WOULD_BLOCK,
     TRACEBUF_SINK_FAILED,
     TRACEBUF_BAD_ARENA,
-    TRACEBUF_NO_MEMORY,   /* tracebuf_create* could not allocate its control block */
-    TRACEBUF_BAD_ARGUMENT /* an unknown buffering value */
+    TRACEBUF_WRONG_BUFFER, /* the handle is registered with another buffer, or is a copy */
+    TRACEBUF_BAD_ARGUMENT, /* an unknown buffering or mode value, an open range out of bounds */
+    TRACEBUF_NO_MEMORY,    /* tracebuf_create* could not allocate its control block */
+    TRACEBUF_BAD_CLOCK     /* ordered mode: the clock failed its check */
 };
 
 /* How tracebuf_create_ex uses its memory. */
@@ -83,68 +91,84 @@ tracebuf_buffer* tracebuf_create_ex(void* memory, size_t bytes, tracebuf_write_f
 /* Frees the control block (not the memory). Call after tracebuf_drain. */
 void tracebuf_destroy(tracebuf_buffer* buf);
 
-void tracebuf_producer_init(tracebuf_producer* p);
+int tracebuf_drain(tracebuf_buffer* buf); /* once no producer runs (exit) */
+const char* tracebuf_strerror(int status);
+void tracebuf_get_stats(const tracebuf_buffer* buf, tracebuf_stats* out);
+
+/* ---- Writers: one per thread, any mode ------------------------------------------------- */
+
+enum tracebuf_mode {
+    TRACEBUF_RECORD_MODE = 0, /* one shared reservation per record: the finest global order */
+    TRACEBUF_CHUNK_MODE = 1   /* one per chunk of chunk_bytes (a multiple of 8, 4 KiB to 64 KiB
+                                 suits most hosts), records placed with plain stores, each chunk
+                                 headed by a TRACEBUF_CHUNK_TAG record (pid, tid, bytes,
+                                 per-thread sequence); the trace orders chunks, not records */
+};
+#define TRACEBUF_CHUNK_TAG 0xfffe
+
+typedef struct tracebuf_writer {
+    uint64_t opaque[16];
+} tracebuf_writer;
+
+/* Makes `w` a writer of `buf` for the calling thread. chunk_bytes, pid and tid are used in
+ * chunk mode only. TRACEBUF_BAD_ARGUMENT for an unknown mode, TRACEBUF_BAD_SIZE for a chunk
+ * size out of range (registration then fails with it), TRACEBUF_ALREADY_REGISTERED for a
+ * writer that is registered (it is left alone). */
+int tracebuf_writer_init(tracebuf_writer* w, tracebuf_buffer* buf, int mode, size_t chunk_bytes,
+                         uint32_t pid, uint32_t tid);
+int tracebuf_writer_register_thread(tracebuf_writer* w);
+int tracebuf_writer_unregister_thread(tracebuf_writer* w);
+int tracebuf_writer_go_offline(tracebuf_writer* w); /* syscall entry */
+int tracebuf_writer_go_online(tracebuf_writer* w);  /* syscall exit */
+/* Around each callback of a host that may stop threads between callbacks (QEMU). */
+int tracebuf_writer_busy(tracebuf_writer* w); /* callback start */
+int tracebuf_writer_idle(tracebuf_writer* w); /* callback end */
+/* n bytes (multiple of 8, <= 64 KiB) for records the caller fills completely; NULL on
+ * error (tracebuf_writer_last_error). */
+void* tracebuf_writer_reserve(tracebuf_writer* w, size_t n);
+/* One record: writes the header, returns the payload to fill; NULL on error. */
+void* tracebuf_writer_reserve_record(tracebuf_writer* w, uint16_t tag, size_t payload_size);
+int tracebuf_writer_write_record(tracebuf_writer* w, uint16_t tag, const void* payload,
+                                 size_t payload_size);
+int tracebuf_writer_flush(tracebuf_writer* w); /* everything reserved so far, to the sink */
+int tracebuf_writer_last_error(const tracebuf_writer* w);
+uint64_t tracebuf_writer_chunks(const tracebuf_writer* w); /* chunks started (chunk mode) */
+
+/* Covers n bytes (multiple of 8) of a reservation with padding records. */
+void tracebuf_write_padding(void* at, size_t n);
+
+/* ---- Low level: buffer + producer (trace_buffer.hpp), for JIT hosts --------------------- */
+
+/* Refuses (TRACEBUF_ALREADY_REGISTERED) a handle that is registered: that would lose the
+ * registration and stall every later flush. */
+int tracebuf_producer_init(tracebuf_producer* p);
 int tracebuf_register_thread(tracebuf_buffer* buf, tracebuf_producer* p);
 int tracebuf_unregister_thread(tracebuf_buffer* buf, tracebuf_producer* p);
-int tracebuf_go_offline(tracebuf_buffer* buf, tracebuf_producer* p); /* syscall entry */
-int tracebuf_go_online(tracebuf_buffer* buf, tracebuf_producer* p);  /* syscall exit */
-/* Around each callback of a host that may stop threads between callbacks (QEMU). */
-int tracebuf_busy(tracebuf_buffer* buf, tracebuf_producer* p); /* callback start */
-int tracebuf_idle(tracebuf_buffer* buf, tracebuf_producer* p); /* callback end */
-
-/* n bytes (multiple of 8, <= 64 KiB) for records the caller fills completely; NULL on
- * error (tracebuf_last_error). */
+int tracebuf_go_offline(tracebuf_buffer* buf, tracebuf_producer* p);
+int tracebuf_go_online(tracebuf_buffer* buf, tracebuf_producer* p);
+int tracebuf_busy(tracebuf_buffer* buf, tracebuf_producer* p);
+int tracebuf_idle(tracebuf_buffer* buf, tracebuf_producer* p);
 void* tracebuf_reserve(tracebuf_buffer* buf, tracebuf_producer* p, size_t n);
-/* One record: writes the header, returns the payload to fill; NULL on error. */
 void* tracebuf_reserve_record(tracebuf_buffer* buf, tracebuf_producer* p, uint16_t tag,
                               size_t payload_size);
 int tracebuf_write_record(tracebuf_buffer* buf, tracebuf_producer* p, uint16_t tag,
                           const void* payload, size_t payload_size);
-/* Covers n bytes (multiple of 8) of a reservation with padding records. */
-void tracebuf_write_padding(void* at, size_t n);
-
 int tracebuf_flush(tracebuf_buffer* buf, tracebuf_producer* p);
-int tracebuf_drain(tracebuf_buffer* buf); /* once no producer runs (exit) */
-
 int tracebuf_last_error(const tracebuf_producer* p);
-const char* tracebuf_strerror(int status);
-void tracebuf_get_stats(const tracebuf_buffer* buf, tracebuf_stats* out);
 
 /* For a JIT: emit `pos = fetch_add(*position, n); if (pos + n > capacity) pos =
- * tracebuf_reserve_slow(buf, p, pos, n);` and write at data + pos. Single buffer only: with
- * TRACEBUF_DOUBLE_BUFFER the data pointer changes at every flush, and *data is NULL. */
-void tracebuf_get_layout(tracebuf_buffer* buf, uint64_t** position, unsigned char** data,
-                         uint64_t* capacity);
+ * tracebuf_reserve_slow(buf, p, pos, n);` and write at data + pos - or, with
+ * TRACEBUF_DOUBLE_BUFFER (data_is_constant == 0), at *current_data + pos, loaded after
+ * each claim. */
+typedef struct tracebuf_layout {
+    uint64_t* position;
+    unsigned char* data;                /* the current buffer when the layout was taken */
+    uint64_t capacity;                  /* constant */
+    unsigned char* const* current_data; /* always the current buffer */
+    int data_is_constant;               /* 1 unless double-buffered */
+} tracebuf_layout;
+void tracebuf_get_layout(tracebuf_buffer* buf, tracebuf_layout* out);
 uint64_t tracebuf_reserve_slow(tracebuf_buffer* buf, tracebuf_producer* p, uint64_t pos, uint64_t n);
-
-/* ---- Chunk mode (chunk_writer.hpp) -------------------------------------------------------
- * One writer per thread, in place of its tracebuf_producer: one shared reservation per chunk
- * (`chunk_bytes`, a multiple of 8, 4 KiB to 64 KiB suits most hosts), records placed in it
- * with plain stores, each chunk headed by a TRACEBUF_CHUNK_TAG record (pid, tid, bytes,
- * per-thread sequence). The trace orders chunks, not records (README, "Order"). */
-#define TRACEBUF_CHUNK_TAG 0xfffe
-
-typedef struct tracebuf_chunk_writer {
-    uint64_t opaque[10];
-} tracebuf_chunk_writer;
-
-/* Makes `w` a writer of `buf` for the calling thread; TRACEBUF_BAD_SIZE for a chunk size out
- * of range (registration then fails with it). Then register as with a producer. */
-int tracebuf_chunk_init(tracebuf_chunk_writer* w, tracebuf_buffer* buf, size_t chunk_bytes,
-                        uint32_t pid, uint32_t tid);
-int tracebuf_chunk_register_thread(tracebuf_chunk_writer* w);
-int tracebuf_chunk_unregister_thread(tracebuf_chunk_writer* w); /* pads the open chunk */
-int tracebuf_chunk_go_offline(tracebuf_chunk_writer* w);        /* pads the open chunk */
-int tracebuf_chunk_go_online(tracebuf_chunk_writer* w);
-int tracebuf_chunk_busy(tracebuf_chunk_writer* w);
-int tracebuf_chunk_idle(tracebuf_chunk_writer* w); /* leaves the chunk open */
-void* tracebuf_chunk_reserve(tracebuf_chunk_writer* w, size_t n);
-void* tracebuf_chunk_reserve_record(tracebuf_chunk_writer* w, uint16_t tag, size_t payload_size);
-int tracebuf_chunk_write_record(tracebuf_chunk_writer* w, uint16_t tag, const void* payload,
-                                size_t payload_size);
-int tracebuf_chunk_flush(tracebuf_chunk_writer* w); /* pads the open chunk, then flushes */
-int tracebuf_chunk_last_error(const tracebuf_chunk_writer* w);
-uint64_t tracebuf_chunk_count(const tracebuf_chunk_writer* w); /* chunks started */
 
 #ifdef __cplusplus
 } /* extern "C" */
@@ -152,11 +176,27 @@ uint64_t tracebuf_chunk_count(const tracebuf_chunk_writer* w); /* chunks started
 
 #if defined(TRACEBUF_C_API_IMPLEMENTATION) && defined(__cplusplus)
 
+#include <cstddef>
 #include <new>
 
 #include <tracebuf/tracebuf.hpp>
 
 namespace tracebuf {
+
+// What the C API needs to know about a producer's bytes before it treats them as one.
+struct producer_access {
+    // Whether `storage` holds a registered producer that lives there (it records its own
+    // address at registration): fresh or garbage memory practically never does.
+    static bool holds_registered(const void* storage) noexcept {
+        const producer* self = nullptr;
+        producer_state state = producer_state::unregistered;
+        const unsigned char* bytes = static_cast<const unsigned char*>(storage);
+        __builtin_memcpy(&self, bytes + offsetof(producer, self_), sizeof self);
+        __builtin_memcpy(&state, bytes + offsetof(producer, state_), sizeof state);
+        return self == storage && state != producer_state::unregistered;
+    }
+};
+
 namespace detail {
 
 // The sink behind the C API: a C callback, or an fd_sink owned by the control block.
@@ -184,7 +224,8 @@ inline int c_status(errc e) noexcept { return static_cast<int>(e); }
 
 static_assert(sizeof(producer) <= sizeof(tracebuf_producer), "tracebuf_producer too small");
 static_assert(alignof(producer) <= alignof(tracebuf_producer), "tracebuf_producer misaligned");
-static_assert(static_cast<int>(errc::bad_arena) == TRACEBUF_BAD_ARENA, "C status codes drifted");
+static_assert(static_cast<int>(errc::bad_clock) == TRACEBUF_BAD_CLOCK, "C status codes drifted");
+static_assert(tags::chunk == TRACEBUF_CHUNK_TAG, "chunk tag drifted");
 
 inline tracebuf_buffer* c_create(void* memory, std::size_t bytes, c_api_sink sink, int buffering_mode,
                                  int* status) {
@@ -204,19 +245,62 @@ inline tracebuf_buffer* c_create(void* memory, std::size_t bytes, c_api_sink sin
     return reinterpret_cast<tracebuf_buffer*>(b);
 }
 inline c_api_buffer& c_buffer(tracebuf_buffer* b) noexcept { return *reinterpret_cast<c_api_buffer*>(b); }
-
-using c_chunk_writer = chunk_writer<c_api_buffer>;
-static_assert(sizeof(c_chunk_writer) <= sizeof(tracebuf_chunk_writer), "tracebuf_chunk_writer too small");
-static_assert(alignof(c_chunk_writer) <= alignof(tracebuf_chunk_writer), "tracebuf_chunk_writer misaligned");
-static_assert(tags::chunk == TRACEBUF_CHUNK_TAG, "chunk tag drifted");
-inline c_chunk_writer& c_chunk(tracebuf_chunk_writer* w) noexcept {
-    return *std::launder(reinterpret_cast<c_chunk_writer*>(&w->opaque));
-}
-inline const c_chunk_writer& c_chunk(const tracebuf_chunk_writer* w) noexcept {
-    return *std::launder(reinterpret_cast<const c_chunk_writer*>(&w->opaque));
-}
 inline const c_api_buffer& c_buffer(const tracebuf_buffer* b) noexcept {
     return *reinterpret_cast<const c_api_buffer*>(b);
+}
+
+// A tracebuf_writer holds one writer of any mode; every call is one generic call on
+// whichever it holds.
+class c_writer {
+public:
+    using record_type = record_writer<c_api_buffer>;
+    using chunk_type = chunk_writer<c_api_buffer>;
+
+    c_writer(c_api_buffer& b, int mode, std::size_t chunk_bytes, std::uint32_t pid, std::uint32_t tid) noexcept
+        : mode_(mode), seal_(seal_of(this)) {
+        if (mode == TRACEBUF_CHUNK_MODE) new (&storage_) chunk_type(b, chunk_bytes, pid, tid);
+        else new (&storage_) record_type(b);
+    }
+
+    template <class Call>
+    auto visit(Call&& call) noexcept {
+        if (mode_ == TRACEBUF_CHUNK_MODE) return call(*std::launder(reinterpret_cast<chunk_type*>(&storage_)));
+        return call(*std::launder(reinterpret_cast<record_type*>(&storage_)));
+    }
+    template <class Call>
+    auto visit(Call&& call) const noexcept {
+        if (mode_ == TRACEBUF_CHUNK_MODE)
+            return call(*std::launder(reinterpret_cast<const chunk_type*>(&storage_)));
+        return call(*std::launder(reinterpret_cast<const record_type*>(&storage_)));
+    }
+
+    // Whether the bytes at `w` hold a writer (its seal matches its address) whose thread is
+    // registered.
+    static bool holds_registered(const tracebuf_writer* w) noexcept {
+        std::uint64_t seal = 0;
+        __builtin_memcpy(&seal, reinterpret_cast<const unsigned char*>(w) + offsetof(c_writer, seal_), sizeof seal);
+        if (seal != seal_of(w)) return false;
+        const c_writer& live = *std::launder(reinterpret_cast<const c_writer*>(w));
+        return live.visit([](const auto& x) noexcept { return x.producer().state() != producer_state::unregistered; });
+    }
+
+private:
+    static std::uint64_t seal_of(const void* at) noexcept {
+        return 0x7472616365627566ull ^ reinterpret_cast<std::uintptr_t>(at); // "tracebuf"
+    }
+
+    int mode_;
+    std::uint64_t seal_;
+    alignas(chunk_type) alignas(record_type) unsigned char storage_[sizeof(chunk_type) > sizeof(record_type)
+                                                                        ? sizeof(chunk_type)
+                                                                        : sizeof(record_type)];
+};
+static_assert(sizeof(c_writer) <= sizeof(tracebuf_writer), "tracebuf_writer too small");
+static_assert(alignof(c_writer) <= alignof(tracebuf_writer), "tracebuf_writer misaligned");
+
+inline c_writer& c_writer_of(tracebuf_writer* w) noexcept { return *std::launder(reinterpret_cast<c_writer*>(w)); }
+inline const c_writer& c_writer_of(const tracebuf_writer* w) noexcept {
+    return *std::launder(reinterpret_cast<const c_writer*>(w));
 }
 
 } // namespace detail
@@ -240,7 +324,89 @@ tracebuf_buffer* tracebuf_create_ex(void* memory, size_t bytes, tracebuf_write_f
 }
 void tracebuf_destroy(tracebuf_buffer* buf) { delete &tracebuf::detail::c_buffer(buf); }
 
-void tracebuf_producer_init(tracebuf_producer* p) { new (&p->opaque) tracebuf::producer(); }
+int tracebuf_drain(tracebuf_buffer* buf) {
+    return tracebuf::detail::c_status(tracebuf::detail::c_buffer(buf).drain());
+}
+const char* tracebuf_strerror(int status) {
+    return tracebuf::to_string(static_cast<tracebuf::errc>(status));
+}
+void tracebuf_get_stats(const tracebuf_buffer* buf, tracebuf_stats* out) {
+    const tracebuf::flush_stats s = tracebuf::detail::c_buffer(buf).stats();
+    *out = tracebuf_stats{s.flushes, s.bytes_flushed, s.parks, s.sink_error};
+}
+void tracebuf_write_padding(void* at, size_t n) {
+    tracebuf::write_padding(at, n, tracebuf::detail::c_api_traits::max_record_size);
+}
+
+// ---- Writers ----------------------------------------------------------------------------
+
+int tracebuf_writer_init(tracebuf_writer* w, tracebuf_buffer* buf, int mode, size_t chunk_bytes, uint32_t pid,
+                         uint32_t tid) {
+    using namespace tracebuf::detail;
+    if (mode != TRACEBUF_RECORD_MODE && mode != TRACEBUF_CHUNK_MODE) return TRACEBUF_BAD_ARGUMENT;
+    if (c_writer::holds_registered(w)) return TRACEBUF_ALREADY_REGISTERED;
+    c_writer* made = new (w) c_writer(c_buffer(buf), mode, chunk_bytes, pid, tid);
+    return c_status(made->visit([](auto& x) noexcept { return x.status(); }));
+}
+int tracebuf_writer_register_thread(tracebuf_writer* w) {
+    using namespace tracebuf::detail;
+    return c_status(c_writer_of(w).visit([](auto& x) noexcept { return x.register_thread(); }));
+}
+int tracebuf_writer_unregister_thread(tracebuf_writer* w) {
+    using namespace tracebuf::detail;
+    return c_status(c_writer_of(w).visit([](auto& x) noexcept { return x.unregister_thread(); }));
+}
+int tracebuf_writer_go_offline(tracebuf_writer* w) {
+    using namespace tracebuf::detail;
+    return c_status(c_writer_of(w).visit([](auto& x) noexcept { return x.go_offline(); }));
+}
+int tracebuf_writer_go_online(tracebuf_writer* w) {
+    using namespace tracebuf::detail;
+    return c_status(c_writer_of(w).visit([](auto& x) noexcept { return x.go_online(); }));
+}
+int tracebuf_writer_busy(tracebuf_writer* w) {
+    using namespace tracebuf::detail;
+    return c_status(c_writer_of(w).visit([](auto& x) noexcept { return x.busy(); }));
+}
+int tracebuf_writer_idle(tracebuf_writer* w) {
+    using namespace tracebuf::detail;
+    return c_status(c_writer_of(w).visit([](auto& x) noexcept { return x.idle(); }));
+}
+void* tracebuf_writer_reserve(tracebuf_writer* w, size_t n) {
+    using namespace tracebuf::detail;
+    return c_writer_of(w).visit([n](auto& x) noexcept { return static_cast<void*>(x.reserve(n)); });
+}
+void* tracebuf_writer_reserve_record(tracebuf_writer* w, uint16_t tag, size_t payload_size) {
+    using namespace tracebuf::detail;
+    return c_writer_of(w).visit([=](auto& x) noexcept { return x.reserve_record(tag, payload_size); });
+}
+int tracebuf_writer_write_record(tracebuf_writer* w, uint16_t tag, const void* payload, size_t payload_size) {
+    using namespace tracebuf::detail;
+    return c_status(c_writer_of(w).visit([=](auto& x) noexcept { return x.write_record(tag, payload, payload_size); }));
+}
+int tracebuf_writer_flush(tracebuf_writer* w) {
+    using namespace tracebuf::detail;
+    return c_status(c_writer_of(w).visit([](auto& x) noexcept { return x.flush(); }));
+}
+int tracebuf_writer_last_error(const tracebuf_writer* w) {
+    using namespace tracebuf::detail;
+    return c_status(c_writer_of(w).visit([](const auto& x) noexcept { return x.last_error(); }));
+}
+uint64_t tracebuf_writer_chunks(const tracebuf_writer* w) {
+    using namespace tracebuf::detail;
+    return c_writer_of(w).visit([](const auto& x) noexcept -> std::uint64_t {
+        if constexpr (std::is_same_v<std::decay_t<decltype(x)>, c_writer::chunk_type>) return x.chunks();
+        return 0;
+    });
+}
+
+// ---- Low level --------------------------------------------------------------------------
+
+int tracebuf_producer_init(tracebuf_producer* p) {
+    if (tracebuf::producer_access::holds_registered(&p->opaque)) return TRACEBUF_ALREADY_REGISTERED;
+    new (&p->opaque) tracebuf::producer();
+    return TRACEBUF_OK;
+}
 int tracebuf_register_thread(tracebuf_buffer* buf, tracebuf_producer* p) {
     using namespace tracebuf::detail;
     return c_status(c_buffer(buf).register_thread(c_producer(p)));
@@ -279,83 +445,22 @@ int tracebuf_write_record(tracebuf_buffer* buf, tracebuf_producer* p, uint16_t t
     using namespace tracebuf::detail;
     return c_status(c_buffer(buf).write_record(c_producer(p), tag, payload, payload_size));
 }
-void tracebuf_write_padding(void* at, size_t n) {
-    tracebuf::write_padding(at, n, tracebuf::detail::c_api_traits::max_record_size);
-}
 int tracebuf_flush(tracebuf_buffer* buf, tracebuf_producer* p) {
     using namespace tracebuf::detail;
     return c_status(c_buffer(buf).flush(c_producer(p)));
-}
-int tracebuf_drain(tracebuf_buffer* buf) {
-    using namespace tracebuf::detail;
-    return c_status(c_buffer(buf).drain());
 }
 int tracebuf_last_error(const tracebuf_producer* p) {
     using namespace tracebuf::detail;
     return c_status(c_producer(p).last_error());
 }
-const char* tracebuf_strerror(int status) {
-    if (status == TRACEBUF_NO_MEMORY) return "out of memory";
-    if (status == TRACEBUF_BAD_ARGUMENT) return "unknown buffering";
-    return tracebuf::to_string(static_cast<tracebuf::errc>(status));
-}
-void tracebuf_get_stats(const tracebuf_buffer* buf, tracebuf_stats* out) {
-    const tracebuf::flush_stats s = tracebuf::detail::c_buffer(buf).stats();
-    *out = tracebuf_stats{s.flushes, s.bytes_flushed, s.parks, s.sink_error};
-}
-void tracebuf_get_layout(tracebuf_buffer* buf, uint64_t** position, unsigned char** data,
-                         uint64_t* capacity) {
+void tracebuf_get_layout(tracebuf_buffer* buf, tracebuf_layout* out) {
     const tracebuf::jit_layout l = tracebuf::detail::c_buffer(buf).layout();
-    *position = static_cast<uint64_t*>(l.position);
-    *data = l.data_is_constant ? l.data : nullptr;
-    *capacity = l.capacity;
+    *out = tracebuf_layout{static_cast<uint64_t*>(l.position), l.data, l.capacity, l.current_data,
+                           l.data_is_constant ? 1 : 0};
 }
 uint64_t tracebuf_reserve_slow(tracebuf_buffer* buf, tracebuf_producer* p, uint64_t pos, uint64_t n) {
     using namespace tracebuf::detail;
     return c_buffer(buf).reserve_slow(c_producer(p), pos, n);
-}
-
-int tracebuf_chunk_init(tracebuf_chunk_writer* w, tracebuf_buffer* buf, size_t chunk_bytes,
-                        uint32_t pid, uint32_t tid) {
-    using namespace tracebuf::detail;
-    return c_status((new (&w->opaque) c_chunk_writer(c_buffer(buf), chunk_bytes, pid, tid))->status());
-}
-int tracebuf_chunk_register_thread(tracebuf_chunk_writer* w) {
-    return tracebuf::detail::c_status(tracebuf::detail::c_chunk(w).register_thread());
-}
-int tracebuf_chunk_unregister_thread(tracebuf_chunk_writer* w) {
-    return tracebuf::detail::c_status(tracebuf::detail::c_chunk(w).unregister_thread());
-}
-int tracebuf_chunk_go_offline(tracebuf_chunk_writer* w) {
-    return tracebuf::detail::c_status(tracebuf::detail::c_chunk(w).go_offline());
-}
-int tracebuf_chunk_go_online(tracebuf_chunk_writer* w) {
-    return tracebuf::detail::c_status(tracebuf::detail::c_chunk(w).go_online());
-}
-int tracebuf_chunk_busy(tracebuf_chunk_writer* w) {
-    return tracebuf::detail::c_status(tracebuf::detail::c_chunk(w).busy());
-}
-int tracebuf_chunk_idle(tracebuf_chunk_writer* w) {
-    return tracebuf::detail::c_status(tracebuf::detail::c_chunk(w).idle());
-}
-void* tracebuf_chunk_reserve(tracebuf_chunk_writer* w, size_t n) {
-    return tracebuf::detail::c_chunk(w).reserve(n);
-}
-void* tracebuf_chunk_reserve_record(tracebuf_chunk_writer* w, uint16_t tag, size_t payload_size) {
-    return tracebuf::detail::c_chunk(w).reserve_record(tag, payload_size);
-}
-int tracebuf_chunk_write_record(tracebuf_chunk_writer* w, uint16_t tag, const void* payload,
-                                size_t payload_size) {
-    return tracebuf::detail::c_status(tracebuf::detail::c_chunk(w).write_record(tag, payload, payload_size));
-}
-int tracebuf_chunk_flush(tracebuf_chunk_writer* w) {
-    return tracebuf::detail::c_status(tracebuf::detail::c_chunk(w).flush());
-}
-int tracebuf_chunk_last_error(const tracebuf_chunk_writer* w) {
-    return tracebuf::detail::c_status(tracebuf::detail::c_chunk(w).last_error());
-}
-uint64_t tracebuf_chunk_count(const tracebuf_chunk_writer* w) {
-    return tracebuf::detail::c_chunk(w).chunks();
 }
 
 } // extern "C"

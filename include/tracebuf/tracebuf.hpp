@@ -17,8 +17,10 @@
 #include <tracebuf/errc.hpp>
 #include <tracebuf/fence_membarrier.hpp>
 #include <tracebuf/memtrace.hpp>
+#include <tracebuf/policies.hpp>
 #include <tracebuf/reader.hpp>
 #include <tracebuf/record.hpp>
+#include <tracebuf/record_writer.hpp>
 #include <tracebuf/sink_callback.hpp>
 #include <tracebuf/sink_direct.hpp>
 #include <tracebuf/sink_fd.hpp>

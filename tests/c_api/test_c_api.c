@@ -1,6 +1,8 @@
-/* The C API from a C program: threads write through it into a pipe-free callback sink,
- * one thread goes offline around a sleep, and the trace is checked record by record; then
- * the same in chunk mode with double buffering, checked chunk by chunk.
+/* The C API from a C program. The low level (buffer + producer): threads write through it
+ * into a callback sink, go idle and offline, and the trace is checked record by record;
+ * misuse (copied and re-initialised handles, a handle used with another buffer) is refused.
+ * The writers: one thread function, written once, runs in record mode and in chunk mode
+ * with double buffering; the traces are checked record by record and chunk by chunk.
  * Prints "N passed, N failed" and exits non-zero on any failure. */
 #include <tracebuf/tracebuf.h>
 
@@ -50,7 +52,7 @@ static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
 static void* writer(void* arg) {
     uint32_t id = (uint32_t)(uintptr_t)arg;
     tracebuf_producer p;
-    tracebuf_producer_init(&p);
+    CHECK(tracebuf_producer_init(&p) == TRACEBUF_OK);
     CHECK(tracebuf_register_thread(buf, &p) == TRACEBUF_OK);
     for (uint32_t i = 0; i < PER_THREAD; ++i) {
         uint32_t payload[2] = {id, i};
@@ -78,44 +80,62 @@ static void* writer(void* arg) {
     return NULL;
 }
 
-/* ---- chunk mode ---- */
+/* ---- writers: one host loop for every mode ---- */
 
 #define CHUNK_BYTES 1024
 
-static tracebuf_buffer* chunk_buf;
+static tracebuf_buffer* writer_buf;
+static int writer_mode;
 
-static void* chunk_writer_thread(void* arg) {
+static void* writer_thread(void* arg) {
     uint32_t id = (uint32_t)(uintptr_t)arg;
-    tracebuf_chunk_writer w;
-    CHECK(tracebuf_chunk_init(&w, chunk_buf, CHUNK_BYTES, 4242, 1000 + id) == TRACEBUF_OK);
-    CHECK(tracebuf_chunk_register_thread(&w) == TRACEBUF_OK);
-    CHECK(tracebuf_chunk_idle(&w) == TRACEBUF_OK);
+    tracebuf_writer w;
+    memset(&w, 0xa5, sizeof w); /* garbage, as a host's fresh memory may hold */
+    CHECK(tracebuf_writer_init(&w, writer_buf, writer_mode, CHUNK_BYTES, 4242, 1000 + id) == TRACEBUF_OK);
+    CHECK(tracebuf_writer_register_thread(&w) == TRACEBUF_OK);
+    CHECK(tracebuf_writer_init(&w, writer_buf, writer_mode, CHUNK_BYTES, 4242, 1000 + id) ==
+          TRACEBUF_ALREADY_REGISTERED); /* left alone */
+    CHECK(tracebuf_writer_idle(&w) == TRACEBUF_OK);
     for (uint32_t i = 0; i < PER_THREAD; ++i) {
         uint32_t payload[2] = {id, i};
-        if (tracebuf_chunk_busy(&w) != TRACEBUF_OK) CHECK(0);
+        if (tracebuf_writer_busy(&w) != TRACEBUF_OK) CHECK(0);
         if (i % 2 == 0) {
-            if (tracebuf_chunk_write_record(&w, 0x4d41, payload, sizeof payload) != TRACEBUF_OK) CHECK(0);
+            if (tracebuf_writer_write_record(&w, 0x4d41, payload, sizeof payload) != TRACEBUF_OK) CHECK(0);
         } else {
-            void* body = tracebuf_chunk_reserve_record(&w, 0x4d42, sizeof payload);
+            void* body = tracebuf_writer_reserve_record(&w, 0x4d42, sizeof payload);
             if (body == NULL) CHECK(0);
             else memcpy(body, payload, sizeof payload);
         }
-        if (tracebuf_chunk_idle(&w) != TRACEBUF_OK) CHECK(0); /* the chunk stays open */
+        if (tracebuf_writer_idle(&w) != TRACEBUF_OK) CHECK(0); /* a chunk stays open */
         if (i % 1000 == 999) { /* stopped by the host while idle, mid-chunk */
             pthread_mutex_lock(&host_lock);
             pthread_mutex_unlock(&host_lock);
         }
         if (i % 5000 == 0) {
             struct timespec ts = {0, 2000000};
-            CHECK(tracebuf_chunk_go_offline(&w) == TRACEBUF_OK); /* from idle */
+            CHECK(tracebuf_writer_go_offline(&w) == TRACEBUF_OK); /* from idle */
+            CHECK(tracebuf_writer_busy(&w) == TRACEBUF_NOT_ONLINE);
             nanosleep(&ts, NULL);
-            CHECK(tracebuf_chunk_go_online(&w) == TRACEBUF_OK);
-            CHECK(tracebuf_chunk_idle(&w) == TRACEBUF_OK);
+            CHECK(tracebuf_writer_go_online(&w) == TRACEBUF_OK);
+            CHECK(tracebuf_writer_idle(&w) == TRACEBUF_OK);
         }
     }
-    CHECK(tracebuf_chunk_count(&w) > PER_THREAD * 16 / CHUNK_BYTES);
-    CHECK(tracebuf_chunk_unregister_thread(&w) == TRACEBUF_OK);
+    if (writer_mode == TRACEBUF_CHUNK_MODE) CHECK(tracebuf_writer_chunks(&w) > PER_THREAD * 16 / CHUNK_BYTES);
+    else CHECK(tracebuf_writer_chunks(&w) == 0);
+    CHECK(tracebuf_writer_unregister_thread(&w) == TRACEBUF_OK);
     return NULL;
+}
+
+static void run_writers(tracebuf_buffer* b, int mode) {
+    writer_buf = b;
+    writer_mode = mode;
+    pthread_mutex_lock(&host_lock);
+    pthread_t threads[THREADS];
+    for (uintptr_t t = 0; t < THREADS; ++t) pthread_create(&threads[t], NULL, writer_thread, (void*)t);
+    struct timespec stop = {0, 50000000};
+    nanosleep(&stop, NULL);
+    pthread_mutex_unlock(&host_lock);
+    for (int t = 0; t < THREADS; ++t) pthread_join(threads[t], NULL);
 }
 
 /* Walks a chunk-mode trace: every record inside a chunk of its own thread, chunks whole and
@@ -163,49 +183,94 @@ static size_t check_chunk_trace(const unsigned char* bytes, size_t size) {
     return records;
 }
 
-static void chunk_mode_with_double_buffering(void) {
+/* Every record once, in per-thread order, with `padding` padding records; no chunks. */
+static void check_record_trace(const unsigned char* bytes, size_t size, size_t padding_expected) {
+    uint32_t next[THREADS] = {0};
+    size_t at = 0, records = 0, padding = 0;
+    int bad = 0;
+    while (at < size && !bad) {
+        uint16_t tag, length;
+        memcpy(&tag, bytes + at, 2);
+        memcpy(&length, bytes + at + 2, 2);
+        if (tag == 0xffff) {
+            ++padding;
+        } else if ((tag == 0x4d41 || tag == 0x4d42) && length == 12) {
+            uint32_t payload[2];
+            memcpy(payload, bytes + at + 4, 8);
+            if (payload[0] >= THREADS || payload[1] != next[payload[0]]++) bad = 1;
+            if ((payload[1] % 2 == 0) != (tag == 0x4d41)) bad = 1;
+            ++records;
+        } else {
+            bad = 1;
+        }
+        at += ((size_t)length + 7) & ~(size_t)7;
+    }
+    CHECK(!bad);
+    CHECK(at == size);
+    CHECK(records == THREADS * PER_THREAD);
+    CHECK(padding == padding_expected);
+    for (int t = 0; t < THREADS; ++t) CHECK(next[t] == PER_THREAD);
+}
+
+static void writers_in_record_mode(void) {
+    static uint64_t memory[65536 / 8];
+    struct collected c = {NULL, 0, 0};
+    int status = -1;
+    tracebuf_buffer* b = tracebuf_create(memory, sizeof memory, collect, &c, &status);
+    CHECK(b != NULL && status == TRACEBUF_OK);
+    if (b == NULL) return;
+    tracebuf_writer misused;
+    CHECK(tracebuf_writer_init(&misused, b, 7, 0, 0, 0) == TRACEBUF_BAD_ARGUMENT);
+    run_writers(b, TRACEBUF_RECORD_MODE);
+    CHECK(tracebuf_drain(b) == TRACEBUF_OK);
+    tracebuf_stats stats;
+    tracebuf_get_stats(b, &stats);
+    CHECK(stats.bytes_flushed == c.size);
+    CHECK(stats.flushes >= 10);
+    check_record_trace(c.bytes, c.size, 0);
+    tracebuf_destroy(b);
+    free(c.bytes);
+}
+
+static void writers_in_chunk_mode_with_double_buffering(void) {
     static uint64_t memory[2 * 65536 / 8];
     struct collected c = {NULL, 0, 0};
     int status = -1;
 
     CHECK(tracebuf_create_ex(memory, sizeof memory, collect, &c, -1, 7, &status) == NULL);
     CHECK(status == TRACEBUF_BAD_ARGUMENT);
-    CHECK(strcmp(tracebuf_strerror(TRACEBUF_BAD_ARGUMENT), "unknown buffering") == 0);
+    CHECK(strcmp(tracebuf_strerror(TRACEBUF_BAD_ARGUMENT), "argument out of range") == 0);
     CHECK(tracebuf_create_ex(memory, 65536, collect, &c, -1, TRACEBUF_DOUBLE_BUFFER, &status) == NULL);
     CHECK(status == TRACEBUF_BAD_ARENA); /* halves smaller than one maximal reservation */
 
-    chunk_buf = tracebuf_create_ex(memory, sizeof memory, collect, &c, -1, TRACEBUF_DOUBLE_BUFFER, &status);
-    CHECK(chunk_buf != NULL && status == TRACEBUF_OK);
-    if (chunk_buf == NULL) return;
+    tracebuf_buffer* b = tracebuf_create_ex(memory, sizeof memory, collect, &c, -1, TRACEBUF_DOUBLE_BUFFER, &status);
+    CHECK(b != NULL && status == TRACEBUF_OK);
+    if (b == NULL) return;
 
-    uint64_t* position;
-    unsigned char* data;
-    uint64_t capacity;
-    tracebuf_get_layout(chunk_buf, &position, &data, &capacity);
-    CHECK(data == NULL); /* no constant data pointer to give a JIT */
-    CHECK(capacity == sizeof memory / 2);
+    tracebuf_layout layout;
+    tracebuf_get_layout(b, &layout);
+    CHECK(layout.data_is_constant == 0);
+    CHECK(layout.capacity == sizeof memory / 2);
+    CHECK(*layout.current_data == layout.data);
+    CHECK(layout.data == (unsigned char*)memory || layout.data == (unsigned char*)memory + sizeof memory / 2);
 
-    tracebuf_chunk_writer misused;
-    CHECK(tracebuf_chunk_init(&misused, chunk_buf, 12, 1, 1) == TRACEBUF_BAD_SIZE);
-    CHECK(tracebuf_chunk_register_thread(&misused) == TRACEBUF_BAD_SIZE);
-    CHECK(tracebuf_chunk_reserve(&misused, 8) == NULL);
-    CHECK(tracebuf_chunk_last_error(&misused) == TRACEBUF_NOT_REGISTERED);
+    tracebuf_writer misused;
+    CHECK(tracebuf_writer_init(&misused, b, TRACEBUF_CHUNK_MODE, 12, 1, 1) == TRACEBUF_BAD_SIZE);
+    CHECK(tracebuf_writer_register_thread(&misused) == TRACEBUF_BAD_SIZE);
+    CHECK(tracebuf_writer_reserve(&misused, 8) == NULL);
+    CHECK(tracebuf_writer_last_error(&misused) == TRACEBUF_NOT_REGISTERED);
 
-    pthread_mutex_lock(&host_lock);
-    pthread_t threads[THREADS];
-    for (uintptr_t t = 0; t < THREADS; ++t) pthread_create(&threads[t], NULL, chunk_writer_thread, (void*)t);
-    struct timespec stop = {0, 50000000};
-    nanosleep(&stop, NULL);
-    pthread_mutex_unlock(&host_lock);
-    for (int t = 0; t < THREADS; ++t) pthread_join(threads[t], NULL);
+    run_writers(b, TRACEBUF_CHUNK_MODE);
 
-    CHECK(tracebuf_drain(chunk_buf) == TRACEBUF_OK);
+    CHECK(tracebuf_drain(b) == TRACEBUF_OK);
     tracebuf_stats stats;
-    tracebuf_get_stats(chunk_buf, &stats);
+    tracebuf_get_stats(b, &stats);
     CHECK(stats.bytes_flushed == c.size);
     CHECK(stats.flushes >= 10);
     CHECK(check_chunk_trace(c.bytes, c.size) == THREADS * PER_THREAD);
-    tracebuf_destroy(chunk_buf);
+    tracebuf_get_layout(b, &layout);
+    CHECK(*layout.current_data == layout.data); /* swapped with every flush, still current */
+    tracebuf_destroy(b);
     free(c.bytes);
 }
 
@@ -222,12 +287,34 @@ int main(void) {
     CHECK(buf != NULL && status == TRACEBUF_OK);
     if (buf == NULL) return 1;
 
-    /* Misuse is reported, not crashed on. */
+    /* Misuse is reported, not crashed on, and changes nothing. */
     tracebuf_producer idle;
-    tracebuf_producer_init(&idle);
+    memset(&idle, 0x5a, sizeof idle);
+    CHECK(tracebuf_producer_init(&idle) == TRACEBUF_OK);
     CHECK(tracebuf_reserve(buf, &idle, 8) == NULL);
     CHECK(tracebuf_last_error(&idle) == TRACEBUF_NOT_REGISTERED);
     CHECK(tracebuf_go_offline(buf, &idle) == TRACEBUF_NOT_REGISTERED);
+    {
+        static uint64_t other_memory[65536 / 8];
+        int other_status = -1;
+        tracebuf_buffer* other = tracebuf_create(other_memory, sizeof other_memory, collect, &c, &other_status);
+        tracebuf_producer mine, copy;
+        CHECK(tracebuf_producer_init(&mine) == TRACEBUF_OK);
+        CHECK(tracebuf_register_thread(buf, &mine) == TRACEBUF_OK);
+        CHECK(tracebuf_producer_init(&mine) == TRACEBUF_ALREADY_REGISTERED); /* left alone */
+        CHECK(tracebuf_go_offline(other, &mine) == TRACEBUF_WRONG_BUFFER);     /* another buffer */
+        CHECK(tracebuf_unregister_thread(other, &mine) == TRACEBUF_WRONG_BUFFER);
+        CHECK(tracebuf_reserve(other, &mine, 8) == NULL);
+        CHECK(tracebuf_last_error(&mine) == TRACEBUF_WRONG_BUFFER);
+        memcpy(&copy, &mine, sizeof copy); /* a handle copied by value */
+        CHECK(tracebuf_go_offline(buf, &copy) == TRACEBUF_WRONG_BUFFER);
+        CHECK(tracebuf_unregister_thread(buf, &copy) == TRACEBUF_WRONG_BUFFER);
+        CHECK(tracebuf_go_offline(buf, &mine) == TRACEBUF_OK); /* the original still works */
+        CHECK(tracebuf_go_online(buf, &mine) == TRACEBUF_OK);
+        CHECK(tracebuf_unregister_thread(buf, &mine) == TRACEBUF_OK);
+        CHECK(tracebuf_drain(other) == TRACEBUF_OK);
+        tracebuf_destroy(other);
+    }
 
     /* The "host" stops writers between callbacks for 50 ms; the idle ones must not stall
      * the flushes of the others. */
@@ -241,17 +328,16 @@ int main(void) {
 
     /* The JIT path from C: fast path by hand, slow path through the helper. */
     tracebuf_producer jit;
-    tracebuf_producer_init(&jit);
+    CHECK(tracebuf_producer_init(&jit) == TRACEBUF_OK);
     CHECK(tracebuf_register_thread(buf, &jit) == TRACEBUF_OK);
-    uint64_t* position;
-    unsigned char* data;
-    uint64_t capacity;
-    tracebuf_get_layout(buf, &position, &data, &capacity);
-    CHECK(capacity == sizeof memory);
-    uint64_t pos = __atomic_fetch_add(position, 8, __ATOMIC_RELAXED);
-    if (pos + 8 > capacity) pos = tracebuf_reserve_slow(buf, &jit, pos, 8);
+    tracebuf_layout layout;
+    tracebuf_get_layout(buf, &layout);
+    CHECK(layout.capacity == sizeof memory);
+    CHECK(layout.data_is_constant == 1 && layout.data == (unsigned char*)memory);
+    uint64_t pos = __atomic_fetch_add(layout.position, 8, __ATOMIC_RELAXED);
+    if (pos + 8 > layout.capacity) pos = tracebuf_reserve_slow(buf, &jit, pos, 8);
     CHECK(pos != TRACEBUF_INVALID_POSITION);
-    tracebuf_write_padding(data + pos, 8);
+    tracebuf_write_padding(layout.data + pos, 8);
     CHECK(tracebuf_flush(buf, &jit) == TRACEBUF_OK);
     CHECK(tracebuf_unregister_thread(buf, &jit) == TRACEBUF_OK);
 
@@ -263,37 +349,13 @@ int main(void) {
     CHECK(stats.flushes >= 10);
     CHECK(stats.sink_error == 0);
 
-    /* Every record once, in per-thread order. */
-    uint32_t next[THREADS] = {0};
-    size_t at = 0, records = 0, padding = 0;
-    int bad = 0;
-    while (at < c.size && !bad) {
-        uint16_t tag, length;
-        memcpy(&tag, c.bytes + at, 2);
-        memcpy(&length, c.bytes + at + 2, 2);
-        if (tag == 0xffff) {
-            ++padding;
-        } else if ((tag == 0x4d41 || tag == 0x4d42) && length == 12) {
-            uint32_t payload[2];
-            memcpy(payload, c.bytes + at + 4, 8);
-            if (payload[0] >= THREADS || payload[1] != next[payload[0]]++) bad = 1;
-            if ((payload[1] % 2 == 0) != (tag == 0x4d41)) bad = 1;
-            ++records;
-        } else {
-            bad = 1;
-        }
-        at += ((size_t)length + 7) & ~(size_t)7;
-    }
-    CHECK(!bad);
-    CHECK(at == c.size);
-    CHECK(records == THREADS * PER_THREAD);
-    CHECK(padding == 1);
-    for (int t = 0; t < THREADS; ++t) CHECK(next[t] == PER_THREAD);
+    check_record_trace(c.bytes, c.size, 1);
 
     tracebuf_destroy(buf);
     free(c.bytes);
 
-    chunk_mode_with_double_buffering();
+    writers_in_record_mode();
+    writers_in_chunk_mode_with_double_buffering();
     printf("c_api: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

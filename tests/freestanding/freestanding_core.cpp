@@ -2,9 +2,11 @@
 // by check_freestanding.cmake, which then fails if `nm -u` of the object lists anything but
 // memcpy and memset. It instantiates every code path of the core: the parallel protocol
 // (with a spin-only wait policy, the simplest freestanding one), with idle producers, chunk
-// mode and double buffering, and the serialized host, with the atomics policy given by
-// TRACEBUF_FREESTANDING_STD_ATOMICS.
+// mode and double buffering, both writers, and the serialized host, with the atomics policy
+// given by TRACEBUF_FREESTANDING_STD_ATOMICS.
 #include <tracebuf/chunk_writer.hpp>
+#include <tracebuf/policies.hpp>
+#include <tracebuf/record_writer.hpp>
 #include <tracebuf/trace_buffer.hpp>
 #include <tracebuf/detail/cpu_relax.hpp>
 #include <tracebuf/reader.hpp>
@@ -91,6 +93,25 @@ int exercise_chunks(void* memory, unsigned long bytes, tracebuf::callback_sink::
     return failures + static_cast<int>(w.chunks());
 }
 
+// The record writer, the misuse paths (a stranger's JIT claim, a bad size) included.
+template <class Buffer>
+int exercise_record_writer(void* memory, unsigned long bytes, tracebuf::callback_sink::function fn) {
+    Buffer buf(memory, bytes, tracebuf::callback_sink(fn, nullptr), tracebuf::memory_contents::zeroed);
+    tracebuf::record_writer<Buffer> w(buf);
+    int failures = 0;
+    failures += w.register_thread() != tracebuf::errc::ok;
+    unsigned long long value = 42;
+    failures += w.write_record(0x4d41, &value, sizeof value) != tracebuf::errc::ok;
+    tracebuf::producer stranger;
+    const auto pos = buf.reserve_fast(8);
+    failures += buf.reserve_slow(stranger, pos, 8) != tracebuf::invalid_position;
+    failures += buf.reserve_slow(stranger, buf.reserve_fast(12), 12) != tracebuf::invalid_position;
+    failures += w.go_offline() != tracebuf::errc::ok;
+    failures += w.unregister_thread() != tracebuf::errc::ok;
+    failures += buf.drain() != tracebuf::errc::ok;
+    return failures;
+}
+
 } // namespace
 
 // Per-thread handles in static storage, as a Valgrind tool keeps them: constant-initialised
@@ -99,11 +120,12 @@ tracebuf::producer thread_handles[16];
 
 extern "C" int tracebuf_freestanding_parallel(void* memory, unsigned long bytes,
                                               tracebuf::callback_sink::function fn) {
-    return exercise<parallel_buffer>(memory, bytes, fn) + exercise_chunks(memory, bytes, fn);
+    return exercise<parallel_buffer>(memory, bytes, fn) + exercise_chunks(memory, bytes, fn) +
+           exercise_record_writer<idle_buffer>(memory, bytes, fn);
 }
 
 extern "C" int tracebuf_freestanding_serialized(void* memory, unsigned long bytes,
                                                 tracebuf::callback_sink::function fn) {
-    return exercise<valgrind_buffer>(memory, bytes, fn) +
+    return exercise<valgrind_buffer>(memory, bytes, fn) + exercise_record_writer<valgrind_buffer>(memory, bytes, fn) +
            static_cast<int>(thread_handles[3].state());
 }

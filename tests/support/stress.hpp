@@ -254,30 +254,15 @@ private:
         std::mutex* m_;
     };
 
-    // How a thread writes: straight into the buffer (record mode) or through a chunk_writer.
-    struct direct_writer {
-        buffer_type& buffer;
-        tracebuf::producer p;
-        tracebuf::errc register_thread() { return buffer.register_thread(p); }
-        tracebuf::errc unregister_thread() { return buffer.unregister_thread(p); }
-        tracebuf::errc go_offline() { return buffer.go_offline(p); }
-        tracebuf::errc go_online() { return buffer.go_online(p); }
-        tracebuf::errc idle() { return buffer.idle(p); }
-        tracebuf::errc busy() { return buffer.busy(p); }
-        tracebuf::errc flush() { return buffer.flush(p); }
-        unsigned char* reserve(std::size_t n) { return buffer.reserve(p, n); }
-        tracebuf::errc last_error() const { return p.last_error(); }
-    };
-    using chunked_writer = tracebuf::chunk_writer<buffer_type>;
-
+    // One host loop (produce_with), written once over the writer shape, serves every mode.
     void produce(std::uint32_t id, std::uint32_t count) {
         if constexpr (!Traits::wait::serialized_host) { // chunk mode needs parallel threads
             if (config_.chunk_bytes != 0) {
-                chunked_writer w(buffer_, config_.chunk_bytes, stress_tag, id);
+                tracebuf::chunk_writer<buffer_type> w(buffer_, config_.chunk_bytes, stress_tag, id);
                 return produce_with(w, id, count);
             }
         }
-        direct_writer w{buffer_, {}};
+        tracebuf::record_writer<buffer_type> w(buffer_);
         produce_with(w, id, count);
     }
 

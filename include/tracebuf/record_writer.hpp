@@ -1,0 +1,83 @@
+// tracebuf/record_writer.hpp - record mode behind the writer shape.
+//
+// A writer is what one host thread writes through: it owns the thread's producer and knows
+// its buffer, so a host keeps one writer per thread and calls it without passing either.
+// Every writer has the same members, so a host loop written once as a template over the
+// writer serves every mode:
+//
+//   status()                             errc::ok, or why the writer cannot be used
+//   register_thread() / unregister_thread()
+//   go_offline() / go_online()           syscall entry / exit
+//   idle() / busy()                      around callbacks (Traits::idle_slots > 0)
+//   reserve(n)                           n bytes (a multiple of 8) for records, or nullptr
+//   reserve_record(tag, payload_size)    one record's payload, header written, or nullptr
+//   write_record(tag, payload, size)     one whole record
+//   flush()                              everything reserved so far, to the sink
+//   last_error()                         why the last refused call was refused
+//   producer()                           the thread's producer (state, taken_over)
+//
+// record_writer (this header): one shared reservation per record or batch - the finest
+// global order, one contended fetch_add each. chunk_writer (chunk_writer.hpp): one shared
+// reservation per chunk. Preconditions are trace_buffer's (trace_buffer.hpp), and so are
+// the errors.
+//
+// The writers sit on top of trace_buffer and producer, which stay the low-level layer: a
+// JIT host that emits the fast path itself (trace_buffer::layout, reserve_slow) keeps a
+// producer per thread and calls trace_buffer directly.
+//
+// Freestanding (with a freestanding Buffer).
+#ifndef TRACEBUF_RECORD_WRITER_HPP
+#define TRACEBUF_RECORD_WRITER_HPP
+
+#include <cstddef>
+#include <cstdint>
+
+#include <tracebuf/detail/config.hpp>
+#include <tracebuf/errc.hpp>
+#include <tracebuf/producer.hpp>
+
+namespace tracebuf {
+
+template <class Buffer>
+class record_writer {
+public:
+    using buffer_type = Buffer;
+
+    explicit record_writer(Buffer& buffer) noexcept : buffer_(buffer) {}
+    record_writer(const record_writer&) = delete;
+    record_writer& operator=(const record_writer&) = delete;
+
+    errc status() const noexcept { return buffer_.status(); }
+
+    errc register_thread() noexcept {
+        if (const errc e = status(); e != errc::ok) return producer_.refuse(e);
+        return buffer_.register_thread(producer_);
+    }
+    errc unregister_thread() noexcept { return buffer_.unregister_thread(producer_); }
+    errc go_offline() noexcept { return buffer_.go_offline(producer_); }
+    errc go_online() noexcept { return buffer_.go_online(producer_); }
+    errc idle() noexcept { return buffer_.idle(producer_); }
+    errc busy() noexcept { return buffer_.busy(producer_); }
+
+    TRACEBUF_FORCEINLINE unsigned char* reserve(std::size_t n) noexcept {
+        return buffer_.reserve(producer_, n);
+    }
+    TRACEBUF_FORCEINLINE void* reserve_record(std::uint16_t tag, std::size_t payload_size) noexcept {
+        return buffer_.reserve_record(producer_, tag, payload_size);
+    }
+    errc write_record(std::uint16_t tag, const void* payload, std::size_t payload_size) noexcept {
+        return buffer_.write_record(producer_, tag, payload, payload_size);
+    }
+    errc flush() noexcept { return buffer_.flush(producer_); }
+
+    const tracebuf::producer& producer() const noexcept { return producer_; }
+    errc last_error() const noexcept { return producer_.last_error(); }
+
+private:
+    Buffer& buffer_;
+    tracebuf::producer producer_;
+};
+
+} // namespace tracebuf
+
+#endif // TRACEBUF_RECORD_WRITER_HPP
