@@ -2,10 +2,13 @@
 // multi-threaded tracing adds. For tracers and trace readers; the core does not use it.
 //
 // Layouts after the 4-byte header (host byte order, records padded to 8 bytes):
+//   HEADER                          u16 e_machine, u16 regs_size, u8 trace_id[16]
 //   LOAD/STORE/REG/GET_REG/PUT_REG  u32 insn_seq, u64 addr, value bytes
 //   INSN                            u32 insn_seq, u64 pc, u8 flags, instruction bytes
 //   INSN_EXEC                       u32 insn_seq
 //   GET_REG_NX/PUT_REG_NX           u32 insn_seq, u64 addr, u64 size
+//   MMAP                            u32 pad, u64 start, end, flags (1 r, 2 w, 4 x), offset,
+//                                   dev, inode, NUL-terminated file name
 //   THREAD (added)                  u32 pid, u32 tid, u32 serial: a thread took a slot
 //   SUMMARY (added)                 u32 entries, u32 total, then entries of
 //                                   u32 serial, u32 tid, u64 records (per-thread counts)
@@ -15,11 +18,23 @@
 // tags are exactly memtrace's. A THREAD record, the first record a thread writes, maps its
 // slot to (pid, tid, serial) from that point of the trace on; a slot is reused only after
 // its previous thread's last record. `serial` numbers threads in registration order.
+// (memtrace_reader.hpp reads a trace with this attribution.)
+//
+// Tag ranges: a type is a tag's low byte, and every slot's tags have the same types.
+//   0x01-0xdf  memtrace's types (it uses 0x34, 0x38, 0x41-0x51; the rest are its to assign);
+//   0xe0-0xef  the tracers' own types: THREAD 0xe0, SUMMARY 0xe1, 0xe2-0xef free;
+//   0xf0-0xff  never a type: slot 178 makes the high byte 0xff, and the tags 0xfff0-0xffff
+//              are tracebuf's (record.hpp).
+// THREAD and SUMMARY were 0x4d52 and 0x4d53 at first, the numbers memtrace would hand out
+// next; readers still accept those (legacy_thread, legacy_summary), writers never write them.
 // Freestanding.
 #ifndef TRACEBUF_MEMTRACE_HPP
 #define TRACEBUF_MEMTRACE_HPP
 
+#include <cstddef>
 #include <cstdint>
+
+#include <tracebuf/record.hpp>
 
 namespace tracebuf {
 namespace memtrace {
@@ -37,9 +52,14 @@ inline constexpr std::uint16_t get_reg_nx = 0x4d48;
 inline constexpr std::uint16_t put_reg_nx = 0x4d49;
 inline constexpr std::uint16_t mmap = 0x4d50;
 inline constexpr std::uint16_t regmeta = 0x4d51;
-/// Added for threads (0x4d52 and up are free in memtrace).
-inline constexpr std::uint16_t thread = 0x4d52;
-inline constexpr std::uint16_t summary = 0x4d53;
+/// The tracers' own types (0xe0-0xef, see "Tag ranges" above).
+inline constexpr std::uint16_t own_first = 0x4de0;
+inline constexpr std::uint16_t own_last = 0x4def;
+inline constexpr std::uint16_t thread = 0x4de0;
+inline constexpr std::uint16_t summary = 0x4de1;
+/// THREAD and SUMMARY as the tracers first wrote them; read, never written.
+inline constexpr std::uint16_t legacy_thread = 0x4d52;
+inline constexpr std::uint16_t legacy_summary = 0x4d53;
 
 inline constexpr unsigned slots = 256;
 
@@ -52,6 +72,8 @@ constexpr unsigned slot_of(std::uint16_t tag) noexcept { return ((tag >> 8) - 0x
 constexpr std::uint16_t type_of(std::uint16_t tag) noexcept {
     return static_cast<std::uint16_t>(0x4d00u | (tag & 0xffu));
 }
+// Slot 178 puts 0xff in the high byte: no type may reach into tracebuf's tags there.
+static_assert(!is_library_tag(tag_in_slot(own_last, 178)), "the tracers' types stay below 0xf0");
 
 struct thread_payload {
     std::uint32_t pid;
@@ -72,7 +94,12 @@ struct summary_entry {
 inline constexpr std::uint32_t summary_entries_per_record =
     (4096 - 4 - sizeof(summary_header)) / sizeof(summary_entry);
 
-/// A name for a tag, or nullptr if it is not one of the above.
+/// True for memtrace's own tags (slot 0), which memtrace's reader knows.
+constexpr bool is_memtrace_tag(std::uint16_t tag) noexcept {
+    return tag == header64 || tag == header32 || (tag >= load && tag <= put_reg_nx) || tag == mmap || tag == regmeta;
+}
+
+/// A name for a type (a slot-0 tag), or nullptr if it is not one of the above.
 constexpr const char* tag_name(std::uint16_t tag) noexcept {
     switch (tag) {
     case header64: return "HEADER";
@@ -90,6 +117,8 @@ constexpr const char* tag_name(std::uint16_t tag) noexcept {
     case regmeta: return "REGMETA";
     case thread: return "THREAD";
     case summary: return "SUMMARY";
+    case legacy_thread: return "THREAD-OLD";
+    case legacy_summary: return "SUMMARY-OLD";
     default: return nullptr;
     }
 }
