@@ -13,6 +13,8 @@
 // A chunk-mode trace (tracebuf/chunk_writer.hpp) is checked further: every chunk lies
 // inside the file, each thread's chunk sequence numbers follow each other, and every record
 // inside a chunk belongs to the chunk's thread (its slot's THREAD record has the chunk's tid).
+// The attribution and the chunk checks are tracebuf/memtrace_reader.hpp's. Traces written
+// with THREAD and SUMMARY's old tags (0x4d52, 0x4d53) read the same, with a note that says so.
 // Exit status: 0 valid (and verified), 1 invalid, 2 usage or I/O error.
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -31,6 +33,7 @@
 #include <utility>
 
 #include <tracebuf/memtrace.hpp>
+#include <tracebuf/memtrace_reader.hpp>
 #include <tracebuf/reader.hpp>
 #include <tracebuf/record.hpp>
 
@@ -52,17 +55,13 @@ struct thread_count {
 struct dump {
     std::map<std::uint16_t, tag_stats> by_tag;
     std::set<std::pair<std::uint32_t, std::uint32_t>> threads;
+    tracebuf::memtrace::trace_reader reader;
     // --verify
     std::map<std::uint32_t, thread_count> per_thread;
-    std::int64_t slot_serial[tracebuf::memtrace::slots];
     std::uint64_t unattributed = 0, first_unattributed = 0;
-    std::uint64_t summary_records = 0, summary_entries = 0, summary_total = 0;
-    std::uint32_t slot_tid[tracebuf::memtrace::slots] = {};
-    // chunk mode
-    std::uint64_t chunks = 0, chunk_end = 0, chunk_faults = 0, first_chunk_fault = 0;
-    std::uint32_t chunk_tid = 0;
-    std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> next_chunk; // (pid, tid)
-    dump() { for (auto& s : slot_serial) s = -1; }
+    std::uint64_t malformed = 0, first_malformed = 0;
+    std::uint64_t chunk_faults = 0, first_chunk_fault = 0;
+    tracebuf::chunk_fault first_chunk_fault_kind = tracebuf::chunk_fault::none;
     std::uint64_t records = 0;
     std::uint64_t holes = 0, hole_bytes = 0, first_hole = 0;
     bool bad = false;
@@ -85,80 +84,56 @@ std::string tag_label(std::uint16_t tag) {
     return slot == 0 ? name : std::string(name) + "[" + std::to_string(slot) + "]";
 }
 
-void chunk_fault(dump& d, std::uint64_t offset) {
-    if (d.chunk_faults++ == 0) d.first_chunk_fault = offset;
-}
-
-// --verify: a chunk header opens a chunk; a record inside one must be of its thread.
-void check_chunk(dump& d, std::uint16_t tag, const unsigned char* payload, std::size_t n, std::uint64_t offset,
-                 std::uint64_t file_size) {
-    if (tag == tracebuf::tags::chunk) {
-        tracebuf::chunk_header h{};
-        if (n != sizeof h || offset < d.chunk_end) return chunk_fault(d, offset);
-        std::memcpy(&h, payload, sizeof h);
-        std::uint64_t& next = d.next_chunk[std::make_pair(std::uint32_t{h.pid}, std::uint32_t{h.tid})];
-        // A reused tid starts again at 0 (a new thread).
-        if (h.sequence != next && h.sequence != 0) chunk_fault(d, offset);
-        next = h.sequence + 1;
-        d.chunk_end = offset + h.bytes;
-        d.chunk_tid = h.tid;
-        if (d.chunk_end > file_size) chunk_fault(d, offset);
-        ++d.chunks;
-        return;
+void count_chunk_fault(dump& d, tracebuf::chunk_fault f, std::uint64_t offset) {
+    if (f == tracebuf::chunk_fault::none) return;
+    if (d.chunk_faults++ == 0) {
+        d.first_chunk_fault = offset;
+        d.first_chunk_fault_kind = f;
     }
-    if (tag == tracebuf::tags::padding || offset >= d.chunk_end) return;
-    const unsigned slot = tracebuf::memtrace::slot_of(tag);
-    if (tracebuf::memtrace::type_of(tag) != tracebuf::memtrace::thread && d.slot_tid[slot] != d.chunk_tid)
-        chunk_fault(d, offset);
 }
 
-// --verify: attributes one record to its thread, or reads a THREAD / SUMMARY record.
-void attribute(dump& d, std::uint16_t tag, const unsigned char* payload, std::size_t n, std::uint64_t offset) {
+// --verify: counts one record for its thread (memtrace_reader.hpp attributes it).
+void attribute(dump& d, const tracebuf::memtrace::attributed_record& r) {
     namespace mt = tracebuf::memtrace;
-    if (tag == tracebuf::tags::padding || tag == tracebuf::tags::chunk) return;
-    const std::uint16_t type = mt::type_of(tag);
-    const unsigned slot = mt::slot_of(tag);
-    if (type == mt::header64 || type == mt::header32) return; // global records
-    if (type == mt::summary) {
-        mt::summary_header h{};
-        if (n >= sizeof h) std::memcpy(&h, payload, sizeof h);
-        ++d.summary_records;
-        d.summary_total = h.total;
-        for (std::uint32_t i = 0; i < h.entries && sizeof h + (i + 1) * sizeof(mt::summary_entry) <= n; ++i) {
-            mt::summary_entry e;
-            std::memcpy(&e, payload + sizeof h + i * sizeof e, sizeof e);
-            thread_count& t = d.per_thread[e.serial];
-            t.summary = e.records;
-            t.tid = e.tid;
-            t.in_summary = true;
-            ++d.summary_entries;
-        }
+    count_chunk_fault(d, r.fault, r.offset);
+    if (r.malformed && d.malformed++ == 0) d.first_malformed = r.offset;
+    if (tracebuf::is_library_tag(r.tag) || r.type == mt::header64 || r.type == mt::header32 || r.type == mt::summary)
+        return; // trace-wide records
+    if (r.thread == nullptr) {
+        if (d.unattributed++ == 0) d.first_unattributed = r.offset;
         return;
     }
-    if (type == mt::thread && n >= sizeof(mt::thread_payload)) {
-        mt::thread_payload t;
-        std::memcpy(&t, payload, sizeof t);
-        d.slot_serial[slot] = t.serial;
-        d.slot_tid[slot] = t.tid;
-        d.per_thread[t.serial].in_trace = true;
-        if (offset < d.chunk_end && t.tid != d.chunk_tid) chunk_fault(d, offset);
+    thread_count& t = d.per_thread[r.thread->serial];
+    if (r.type == mt::thread) t.in_trace = true;
+    ++t.counted;
+}
+
+void collect_summary(dump& d) {
+    for (const tracebuf::memtrace::summary_entry& e : d.reader.summary_entries()) {
+        thread_count& t = d.per_thread[e.serial];
+        t.summary = e.records;
+        t.tid = e.tid;
+        t.in_summary = true;
     }
-    if (d.slot_serial[slot] < 0) {
-        if (d.unattributed++ == 0) d.first_unattributed = offset;
-        return;
-    }
-    ++d.per_thread[static_cast<std::uint32_t>(d.slot_serial[slot])].counted;
 }
 
 // Prints what --verify found; true if the counts match the summary exactly.
-bool report_verify(const dump& d) {
+bool report_verify(dump& d) {
     bool ok = true;
-    if (d.summary_records == 0) {
+    const std::uint64_t summary_records = d.reader.summary_records();
+    if (summary_records == 0) {
         std::printf("verify: no SUMMARY record (the tracer did not reach its exit)\n");
         return false;
     }
-    if (d.summary_entries != d.summary_total) {
-        std::printf("verify: SUMMARY lists %" PRIu64 " of %" PRIu64 " threads\n", d.summary_entries, d.summary_total);
+    collect_summary(d);
+    const std::uint64_t listed = d.reader.summary_entries().size();
+    if (listed != d.reader.summary_total()) {
+        std::printf("verify: SUMMARY lists %" PRIu64 " of %u threads\n", listed, d.reader.summary_total());
+        ok = false;
+    }
+    if (d.malformed != 0) {
+        std::printf("verify: %" PRIu64 " THREAD or SUMMARY records too short for their layout (first at offset %" PRIu64 ")\n",
+                    d.malformed, d.first_malformed);
         ok = false;
     }
     if (d.unattributed != 0) {
@@ -166,10 +141,11 @@ bool report_verify(const dump& d) {
                     d.unattributed, d.first_unattributed);
         ok = false;
     }
-    if (d.chunks != 0 || d.chunk_faults != 0) {
+    if (d.reader.chunks() != 0 || d.chunk_faults != 0) {
         std::printf("verify: %" PRIu64 " chunks, %" PRIu64 " faults (records of another thread, "
-                    "out-of-order or cut chunks)", d.chunks, d.chunk_faults);
-        if (d.chunk_faults != 0) std::printf(", first at offset %" PRIu64, d.first_chunk_fault);
+                    "out-of-order or cut chunks)", d.reader.chunks(), d.chunk_faults);
+        if (d.chunk_faults != 0)
+            std::printf(", first at offset %" PRIu64 ": %s", d.first_chunk_fault, tracebuf::to_string(d.first_chunk_fault_kind));
         std::printf("\n");
         ok = ok && d.chunk_faults == 0;
     }
@@ -199,20 +175,13 @@ void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record,
                 tag_stats& s = d.by_tag[tag];
                 ++s.records;
                 s.bytes += tracebuf::record_footprint(n);
-                if (tag != tracebuf::tags::padding && tag != tracebuf::tags::chunk &&
-                    mt::type_of(tag) == mt::thread && n >= 8) {
-                    std::uint32_t pid_tid[2];
-                    std::memcpy(pid_tid, payload, sizeof pid_tid);
-                    d.threads.emplace(pid_tid[0], pid_tid[1]);
-                }
-                if (verify) {
-                    attribute(d, tag, payload, n, at + offset);
-                    check_chunk(d, tag, payload, n, at + offset, size);
-                }
+                const mt::attributed_record a = d.reader.read(tag, payload, n, at + offset);
+                if (a.type == mt::thread && a.thread != nullptr) d.threads.emplace(a.thread->pid, a.thread->tid);
+                if (verify) attribute(d, a);
             });
         d.records += r.records;
         at += r.valid_bytes;
-        if (r.ok()) return;
+        if (r.ok()) break;
         if (r.fault != tracebuf::record_fault::hole) {
             d.bad = true;
             d.bad_offset = at;
@@ -231,6 +200,7 @@ void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record,
         if (at > size) at = size;
         d.hole_bytes += at - start;
     }
+    if (verify) count_chunk_fault(d, d.reader.end(size), size);
 }
 
 } // namespace
@@ -290,6 +260,9 @@ int main(int argc, char** argv) {
                     s.records, s.bytes);
     }
     std::printf("threads: %zu\n", d.threads.size());
+    if (d.reader.legacy_records() != 0)
+        std::printf("note: %" PRIu64 " THREAD and SUMMARY records with the old tags 0x4d52 and 0x4d53, read as such\n",
+                    d.reader.legacy_records());
     std::printf("holes: %" PRIu64 " (%" PRIu64 " bytes)", d.holes, d.hole_bytes);
     if (d.holes != 0) std::printf(", first at offset %" PRIu64, d.first_hole);
     std::printf("\n");

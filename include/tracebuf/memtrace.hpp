@@ -94,6 +94,31 @@ struct summary_entry {
 inline constexpr std::uint32_t summary_entries_per_record =
     (4096 - 4 - sizeof(summary_header)) / sizeof(summary_entry);
 
+/// The HEADER's payload (a 24-byte record). trace_id names the trace: memtrace keys the
+/// analyses it caches by it, so every trace needs its own.
+struct __attribute__((packed)) header_payload {
+    std::uint16_t e_machine; ///< ELF machine (EM_X86_64 is 62)
+    std::uint16_t regs_size; ///< 0: no register records
+    std::uint8_t trace_id[16];
+};
+static_assert(sizeof(header_payload) == 20, "HEADER: 24 bytes with its record header");
+inline constexpr std::uint16_t em_x86_64 = 62;
+
+/// The fixed part of an MMAP payload; the file name and its NUL follow.
+struct __attribute__((packed)) mmap_payload {
+    std::uint32_t pad;
+    std::uint64_t start;
+    std::uint64_t end;
+    std::uint64_t flags; ///< mmap_read | mmap_write | mmap_exec
+    std::uint64_t offset; ///< in the file, of `start`
+    std::uint64_t dev;
+    std::uint64_t inode;
+};
+static_assert(sizeof(mmap_payload) == 52, "MMAP: u32 pad and six u64");
+inline constexpr std::uint64_t mmap_read = 1, mmap_write = 2, mmap_exec = 4;
+/// The longest file name an MMAP record of at most 4096 bytes holds.
+inline constexpr std::size_t mmap_name_limit = 4096 - 4 - sizeof(mmap_payload) - 1;
+
 /// True for memtrace's own tags (slot 0), which memtrace's reader knows.
 constexpr bool is_memtrace_tag(std::uint16_t tag) noexcept {
     return tag == header64 || tag == header32 || (tag >= load && tag <= put_reg_nx) || tag == mmap || tag == regmeta;
