@@ -1,5 +1,6 @@
 // tracebuf/memtrace.hpp - record tags of the memtrace trace format, plus the records that
-// multi-threaded tracing adds. For tracers and trace readers; the core does not use it.
+// multi-threaded tracing adds, and the HEADER, SUMMARY and MMAP records both tracers write.
+// For tracers and trace readers; the core does not use it.
 //
 // Layouts after the 4-byte header (host byte order, records padded to 8 bytes):
 //   HEADER                          u16 e_machine, u16 regs_size, u8 trace_id[16]
@@ -34,6 +35,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <tracebuf/errc.hpp>
+#include <tracebuf/producer.hpp>
 #include <tracebuf/record.hpp>
 
 namespace tracebuf {
@@ -95,7 +98,7 @@ inline constexpr std::uint32_t summary_entries_per_record =
     (4096 - 4 - sizeof(summary_header)) / sizeof(summary_entry);
 
 /// The HEADER's payload (a 24-byte record). trace_id names the trace: memtrace keys the
-/// analyses it caches by it, so every trace needs its own.
+/// analyses it caches by it, so every trace needs its own (see mix_trace_id).
 struct __attribute__((packed)) header_payload {
     std::uint16_t e_machine; ///< ELF machine (EM_X86_64 is 62)
     std::uint16_t regs_size; ///< 0: no register records
@@ -118,6 +121,75 @@ static_assert(sizeof(mmap_payload) == 52, "MMAP: u32 pad and six u64");
 inline constexpr std::uint64_t mmap_read = 1, mmap_write = 2, mmap_exec = 4;
 /// The longest file name an MMAP record of at most 4096 bytes holds.
 inline constexpr std::size_t mmap_name_limit = 4096 - 4 - sizeof(mmap_payload) - 1;
+
+// ---- Writing: code both tracers share (freestanding) -----------------------------------
+
+/// Mixes `a` and `b` (a process id, a clock reading, an address) into `id`, which the host
+/// fills with random bytes first where it has a source of them: two traces get different
+/// ids even where it has none.
+constexpr void mix_trace_id(std::uint8_t (&id)[16], std::uint64_t a, std::uint64_t b) noexcept {
+    std::uint64_t state = a ^ (b << 1 | b >> 63);
+    for (unsigned i = 0; i < 16; i += 8) {
+        std::uint64_t z = (state += 0x9e3779b97f4a7c15ull); // splitmix64
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        for (unsigned k = 0; k < 8; ++k) id[i + k] = static_cast<std::uint8_t>(id[i + k] ^ (z >> (8 * k)));
+    }
+}
+
+/// Writes the HEADER through a producer of its own. Call it before any thread writes, so
+/// that it is the trace's first record. `Buffer` is a trace_buffer.
+template <class Buffer>
+errc write_header(Buffer& buffer, std::uint16_t e_machine, const std::uint8_t (&trace_id)[16]) noexcept {
+    header_payload h{e_machine, 0, {}};
+    __builtin_memcpy(h.trace_id, trace_id, sizeof h.trace_id);
+    producer p;
+    const errc registered = buffer.register_thread(p);
+    if (registered != errc::ok) return registered;
+    const errc written = buffer.write_record(p, header64, &h, sizeof h);
+    const errc unregistered = buffer.unregister_thread(p);
+    return written != errc::ok ? written : unregistered;
+}
+
+/// Writes the SUMMARY records of `total` threads: entry_at(i) returns the summary_entry of
+/// thread i; reserve_record(tag, payload_size) reserves one record in slot 0, writes its
+/// header and returns its payload, or nullptr. False if a reservation failed.
+template <class ReserveRecord, class EntryAt>
+bool write_summary(ReserveRecord&& reserve_record, std::uint32_t total, EntryAt&& entry_at) noexcept {
+    std::uint32_t done = 0;
+    do {
+        const std::uint32_t n = total - done < summary_entries_per_record ? total - done : summary_entries_per_record;
+        unsigned char* at = static_cast<unsigned char*>(
+            reserve_record(summary, sizeof(summary_header) + n * sizeof(summary_entry)));
+        if (at == nullptr) return false;
+        const summary_header h{n, total};
+        __builtin_memcpy(at, &h, sizeof h);
+        for (std::uint32_t i = 0; i < n; ++i) {
+            const summary_entry e = entry_at(done + i);
+            __builtin_memcpy(at + sizeof h + i * sizeof e, &e, sizeof e);
+        }
+        done += n;
+    } while (done < total);
+    return true;
+}
+
+/// The payload size of an MMAP record for a file name of `name_length` characters (at most
+/// mmap_name_limit: a longer name is cut there).
+constexpr std::size_t mmap_payload_size(std::size_t name_length) noexcept {
+    return sizeof(mmap_payload) + (name_length < mmap_name_limit ? name_length : mmap_name_limit) + 1;
+}
+/// Writes an MMAP payload at `out` (mmap_payload_size(name_length) bytes): the fixed
+/// fields, the name, its NUL.
+inline void put_mmap_payload(void* out, const mmap_payload& m, const char* name, std::size_t name_length) noexcept {
+    if (name_length > mmap_name_limit) name_length = mmap_name_limit;
+    unsigned char* p = static_cast<unsigned char*>(out);
+    __builtin_memcpy(p, &m, sizeof m);
+    if (name_length != 0) __builtin_memcpy(p + sizeof m, name, name_length);
+    p[sizeof m + name_length] = 0;
+}
+
+// ---- Reading ---------------------------------------------------------------------------
 
 /// True for memtrace's own tags (slot 0), which memtrace's reader knows.
 constexpr bool is_memtrace_tag(std::uint16_t tag) noexcept {
