@@ -1,6 +1,7 @@
-// tracebuf-dump: validates a trace file and prints statistics.
+// tracebuf-dump: validates a trace file and prints statistics, or exports it for memtrace.
 //
 //   tracebuf-dump [--verify] [--max-record=N] FILE
+//   tracebuf-dump --export-memtrace=OUT [--thread=SERIAL] [--max-record=N] FILE
 //
 // Walks every record: tag non-zero, length in [4, N] (default 4096), inside the file.
 // Prints records and bytes by tag, padding, threads (THREAD records), and holes (runs of
@@ -15,13 +16,19 @@
 // inside a chunk belongs to the chunk's thread (its slot's THREAD record has the chunk's tid).
 // The attribution and the chunk checks are tracebuf/memtrace_reader.hpp's. Traces written
 // with THREAD and SUMMARY's old tags (0x4d52, 0x4d53) read the same, with a note that says so.
-// Exit status: 0 valid (and verified), 1 invalid, 2 usage or I/O error.
+// With --export-memtrace, writes OUT for memtrace's own tools instead (memtrace_export.hpp
+// says what it holds): all threads merged, or with --thread only the thread whose THREAD
+// record has that serial. It reads FILE as a stream, shows its progress on a terminal, and
+// writes OUT under a temporary name that it renames to OUT only once the whole trace was
+// good: a bad trace leaves no OUT, and an error names the offset of the bad record.
+// Exit status: 0 valid (and verified, or exported), 1 invalid, 2 usage or I/O error.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -31,11 +38,14 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <tracebuf/memtrace.hpp>
 #include <tracebuf/memtrace_reader.hpp>
 #include <tracebuf/reader.hpp>
 #include <tracebuf/record.hpp>
+
+#include "memtrace_export.hpp"
 
 namespace {
 
@@ -70,7 +80,8 @@ struct dump {
 };
 
 int usage() {
-    std::fprintf(stderr, "usage: tracebuf-dump [--verify] [--max-record=N] FILE\n");
+    std::fprintf(stderr, "usage: tracebuf-dump [--verify] [--max-record=N] FILE\n"
+                         "       tracebuf-dump --export-memtrace=OUT [--thread=SERIAL] [--max-record=N] FILE\n");
     return 2;
 }
 
@@ -203,15 +214,138 @@ void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record,
     if (verify) count_chunk_fault(d, d.reader.end(size), size);
 }
 
+// ---- --export-memtrace ------------------------------------------------------------------
+
+bool write_all(int fd, const unsigned char* data, std::size_t size) {
+    while (size != 0) {
+        const ssize_t n = ::write(fd, data, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        data += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+// A progress line on stderr, when it is a terminal and the trace is big enough to wait for.
+class progress {
+public:
+    explicit progress(std::uint64_t total) : total_(total), shown_(total >= (64u << 20) && ::isatty(2) == 1) {}
+    void update(const tracebuf_tools::export_stats& s, bool last = false) {
+        if (!shown_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (!last && now - printed_ < std::chrono::milliseconds(500)) return;
+        printed_ = now;
+        const double seconds = std::chrono::duration<double>(now - start_).count();
+        std::fprintf(stderr, "\rtracebuf-dump: %" PRIu64 " records, %" PRIu64 " of %" PRIu64 " MiB, %.0f MB/s%s",
+                     s.input_records, s.input_bytes >> 20, total_ >> 20,
+                     seconds > 0 ? static_cast<double>(s.input_bytes) / 1e6 / seconds : 0.0, last ? "\n" : "");
+    }
+
+private:
+    std::uint64_t total_;
+    bool shown_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), printed_{};
+};
+
+int export_memtrace(const char* path, const std::string& out_path, const tracebuf_tools::export_options& options) {
+    const int in = ::open(path, O_RDONLY);
+    struct stat st;
+    if (in < 0 || ::fstat(in, &st) != 0) {
+        std::fprintf(stderr, "tracebuf-dump: %s: %s\n", path, std::strerror(errno));
+        return 2;
+    }
+    struct stat out_st;
+    if (::stat(out_path.c_str(), &out_st) == 0 && out_st.st_dev == st.st_dev && out_st.st_ino == st.st_ino) {
+        std::fprintf(stderr, "tracebuf-dump: %s: the export would replace its own input\n", out_path.c_str());
+        return 2;
+    }
+    std::string temp = out_path + ".partial-XXXXXX";
+    const int out = ::mkstemp(temp.data());
+    if (out < 0) {
+        std::fprintf(stderr, "tracebuf-dump: %s: %s\n", temp.c_str(), std::strerror(errno));
+        return 2;
+    }
+    ::fchmod(out, 0644);
+    const auto give_up = [&](int status) {
+        ::close(out);
+        ::unlink(temp.c_str());
+        ::close(in);
+        return status;
+    };
+
+    tracebuf_tools::memtrace_export exporter(options);
+    progress shown(static_cast<std::uint64_t>(st.st_size));
+    std::vector<unsigned char> block(std::size_t{4} << 20);
+    for (;;) {
+        const ssize_t n = ::read(in, block.data(), block.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            std::fprintf(stderr, "tracebuf-dump: %s: %s\n", path, std::strerror(errno));
+            return give_up(2);
+        }
+        const bool good = n == 0 ? exporter.finish() : exporter.feed(block.data(), static_cast<std::size_t>(n));
+        shown.update(exporter.stats(), n == 0 || !good);
+        if (!good) {
+            std::fprintf(stderr, "tracebuf-dump: %s: %s; no export written\n", path, exporter.error().c_str());
+            return give_up(1);
+        }
+        std::vector<unsigned char>& produced = exporter.output();
+        if (!write_all(out, produced.data(), produced.size())) {
+            std::fprintf(stderr, "tracebuf-dump: %s: %s\n", temp.c_str(), std::strerror(errno));
+            return give_up(2);
+        }
+        produced.clear();
+        if (n == 0) break;
+    }
+    const tracebuf_tools::header_record header = exporter.final_header();
+    if (::pwrite(out, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()) ||
+        ::close(out) != 0) {
+        std::fprintf(stderr, "tracebuf-dump: %s: %s\n", temp.c_str(), std::strerror(errno));
+        ::unlink(temp.c_str());
+        ::close(in);
+        return 2;
+    }
+    ::close(in);
+    if (::rename(temp.c_str(), out_path.c_str()) != 0) {
+        std::fprintf(stderr, "tracebuf-dump: %s: %s\n", out_path.c_str(), std::strerror(errno));
+        ::unlink(temp.c_str());
+        return 2;
+    }
+    for (const std::string& w : exporter.warnings()) std::fprintf(stderr, "tracebuf-dump: warning: %s\n", w.c_str());
+    const tracebuf_tools::export_stats& s = exporter.stats();
+    std::printf("exported %s to %s: %" PRIu64 " records in, %" PRIu64 " out\n", path, out_path.c_str(),
+                s.input_records, s.output_records);
+    std::printf("  %" PRIu64 " executions, %" PRIu64 " instructions (%" PRIu64 " second numbers), %" PRIu64
+                " executions split, %" PRIu64 " INSN_EXEC added\n",
+                s.executions, s.instructions, s.second_numbers, s.split_executions, s.added_execs);
+    std::printf("  %" PRIu64 " threads, %" PRIu64 " records dropped (THREAD, SUMMARY, tracebuf's own)", s.threads,
+                s.dropped);
+    if (options.one_thread) std::printf(", %" PRIu64 " executions of other threads left out", s.other_threads);
+    std::printf("\n");
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     std::size_t max_record = 4096;
     bool verify = false;
     const char* path = nullptr;
+    const char* export_path = nullptr;
+    tracebuf_tools::export_options export_options;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--verify") == 0) {
             verify = true;
+        } else if (std::strncmp(argv[i], "--export-memtrace=", 18) == 0) {
+            export_path = argv[i] + 18;
+            if (*export_path == '\0') return usage();
+        } else if (std::strncmp(argv[i], "--thread=", 9) == 0) {
+            char* end = nullptr;
+            const unsigned long v = std::strtoul(argv[i] + 9, &end, 10);
+            if (argv[i][9] == '\0' || *end != '\0' || v > 0xffffffffu) return usage();
+            export_options.one_thread = true;
+            export_options.thread_serial = static_cast<std::uint32_t>(v);
         } else if (std::strncmp(argv[i], "--max-record=", 13) == 0) {
             char* end = nullptr;
             const unsigned long v = std::strtoul(argv[i] + 13, &end, 10);
@@ -226,6 +360,12 @@ int main(int argc, char** argv) {
         }
     }
     if (path == nullptr) return usage();
+    if (export_path != nullptr) {
+        if (verify) return usage();
+        export_options.max_record = max_record;
+        return export_memtrace(path, export_path, export_options);
+    }
+    if (export_options.one_thread) return usage(); // --thread selects what to export
 
     const int fd = ::open(path, O_RDONLY);
     if (fd < 0) {
@@ -254,9 +394,9 @@ int main(int argc, char** argv) {
 
     std::printf("file: %s (%" PRIu64 " bytes)\n", path, size);
     std::printf("records: %" PRIu64 "\n", d.records);
-    std::printf("  %-6s  %-10s  %12s  %14s\n", "tag", "name", "records", "bytes");
+    std::printf("  %-6s  %-13s  %12s  %14s\n", "tag", "name", "records", "bytes");
     for (const auto& [tag, s] : d.by_tag) {
-        std::printf("  0x%04x  %-10s  %12" PRIu64 "  %14" PRIu64 "\n", tag, tag_label(tag).c_str(),
+        std::printf("  0x%04x  %-13s  %12" PRIu64 "  %14" PRIu64 "\n", tag, tag_label(tag).c_str(),
                     s.records, s.bytes);
     }
     std::printf("threads: %zu\n", d.threads.size());

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <stdexcept>
 #include <vector>
 
 #include <tracebuf/memtrace.hpp>
@@ -83,6 +84,7 @@ public:
     /// Padding up to `offset` (a multiple of 8, at least one record past the end).
     trace_builder& pad_to(std::size_t offset) {
         const std::size_t at = bytes_.size();
+        if (offset <= at) throw std::logic_error("pad_to: the records reach past the offset already");
         bytes_.resize(offset, 0);
         tracebuf::write_padding(bytes_.data() + at, offset - at, 4096);
         return *this;
