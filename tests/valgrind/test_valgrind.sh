@@ -2,11 +2,13 @@
 # The Valgrind tool end to end: a program's output must be identical under the tool,
 # tracebuf-dump --verify must pass, and the LOAD and STORE records in the trace must equal
 # the loads and stores the tool counted with a second, separate counter (--check-counts)
-# and, with COMPARE_LACKEY=1 (deterministic programs), lackey's detailed counts.
-#   test_valgrind.sh TOOL_DIR DUMP WORKDIR NAME BUFFER PROGRAM ARGS...
+# and, with COMPARE_LACKEY=1 (deterministic programs), lackey's detailed counts. The trace's
+# export for memtrace must keep memtrace's reader rules (MEMTRACE_CHECK) and hold every
+# LOAD and STORE of the trace.
+#   test_valgrind.sh TOOL_DIR DUMP MEMTRACE_CHECK WORKDIR NAME BUFFER PROGRAM ARGS...
 set -u
-tool_dir=$1 dump=$2 dir=$3 name=$4 buffer=$5
-shift 5
+tool_dir=$1 dump=$2 memtrace_check=$3 dir=$4 name=$5 buffer=$6
+shift 6
 mkdir -p "$dir"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
@@ -29,6 +31,19 @@ read -r exec_loads exec_stores < <(sed -n 's/.*executed loads \([0-9]*\) stores 
 [ "$loads" = "${exec_loads:-x}" ] && ok || bad "LOAD records $loads, loads executed ${exec_loads:-?}"
 [ "$stores" = "${exec_stores:-x}" ] && ok || bad "STORE records $stores, stores executed ${exec_stores:-?}"
 flushes=$(sed -n 's/.* \([0-9]*\) flushes.*/\1/p' "$dir/$name.stderr")
+
+export=$dir/$name.memtrace
+if "$dump" --export-memtrace="$export" "$trace" > "$dir/$name.export" 2>&1; then
+  ok
+  "$memtrace_check" "$export" > "$dir/$name.check" && ok || bad "the export breaks memtrace's rules: $(cat "$dir/$name.check")"
+  read -r checked_loads checked_stores < <(sed -n 's/.* \([0-9]*\) LOAD, \([0-9]*\) STORE.*/\1 \2/p' "$dir/$name.check")
+  [ "${checked_loads:-x} ${checked_stores:-x}" = "$loads $stores" ] && ok ||
+    bad "the export holds ${checked_loads:-?} LOAD and ${checked_stores:-?} STORE, the trace $loads and $stores"
+  cat "$dir/$name.export" "$dir/$name.check"
+else
+  bad "export failed: $(cat "$dir/$name.export")"
+fi
+rm -f "$export"
 
 # A deterministic program also runs under lackey. Its --detailed-counts loads and stores
 # (Iex_Load, LoadG, Store, StoreG, and CAS as one of each) are the same things the tool
