@@ -79,6 +79,28 @@ BOOST_AUTO_TEST_CASE(old_thread_and_summary_tags_read_as_thread_and_summary) {
     BOOST_TEST(reader.summary_total() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(header_summary_and_mmap_belong_to_no_thread) {
+    trace_builder t;
+    std::vector<unsigned char> m(mt::mmap_payload_size(4));
+    mt::put_mmap_payload(m.data(), mt::mmap_payload{0, 0x1000, 0x2000, mt::mmap_read, 0, 1, 2}, "/lib", 4);
+    t.header();
+    const std::size_t chunk = t.size();
+    t.chunk(101, 112, 0).thread(3, 101, 1).record(mt::mmap, 0, m.data(), m.size());
+    BOOST_REQUIRE(t.size() < chunk + 112);
+    t.pad_to(chunk + 112).summary({{1, 101, 1}});
+    std::vector<long> seen;
+    std::vector<chunk_fault> faults;
+    mt::read_trace(t.bytes().data(), t.size(), [&](const mt::attributed_record& a) {
+        seen.push_back(a.thread == nullptr ? -1 : static_cast<long>(a.thread->serial));
+        faults.push_back(a.fault);
+    });
+    // header, chunk, thread, mmap (slot 0 inside thread 101's chunk: no fault), padding, summary
+    BOOST_TEST(seen == (std::vector<long>{-1, -1, 1, -1, -1, -1}), boost::test_tools::per_element());
+    for (chunk_fault f : faults) BOOST_TEST(f == chunk_fault::none);
+    BOOST_TEST(mt::is_trace_wide(mt::mmap));
+    BOOST_TEST(!mt::is_trace_wide(mt::thread));
+}
+
 BOOST_AUTO_TEST_CASE(a_short_thread_record_is_malformed_and_maps_nothing) {
     trace_builder t;
     const std::uint32_t pid_only = 1;

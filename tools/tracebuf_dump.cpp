@@ -4,7 +4,8 @@
 //   tracebuf-dump --export-memtrace=OUT [--thread=SERIAL] [--max-record=N] FILE
 //
 // Walks every record: tag non-zero, length in [4, N] (default 4096), inside the file.
-// Prints records and bytes by tag, padding, threads (THREAD records), and holes (runs of
+// Prints records and bytes by tag, padding, the HEADER's machine and trace id, the range of
+// the INSN records' insn_seq, threads (THREAD records), and holes (runs of
 // zero bytes where a record should start: reserved space nobody wrote). A hole is skipped
 // so that the rest can still be counted; any other bad record ends the walk, since the
 // next record's start is then unknown.
@@ -73,6 +74,10 @@ struct dump {
     std::uint64_t chunk_faults = 0, first_chunk_fault = 0;
     tracebuf::chunk_fault first_chunk_fault_kind = tracebuf::chunk_fault::none;
     std::uint64_t records = 0;
+    bool have_header = false;
+    tracebuf::memtrace::header_payload header{};
+    std::uint64_t insns = 0;
+    std::uint32_t first_seq = 0, last_seq = 0; // the lowest and highest insn_seq of INSN records
     std::uint64_t holes = 0, hole_bytes = 0, first_hole = 0;
     bool bad = false;
     std::uint64_t bad_offset = 0;
@@ -108,8 +113,7 @@ void attribute(dump& d, const tracebuf::memtrace::attributed_record& r) {
     namespace mt = tracebuf::memtrace;
     count_chunk_fault(d, r.fault, r.offset);
     if (r.malformed && d.malformed++ == 0) d.first_malformed = r.offset;
-    if (tracebuf::is_library_tag(r.tag) || r.type == mt::header64 || r.type == mt::header32 || r.type == mt::summary)
-        return; // trace-wide records
+    if (tracebuf::is_library_tag(r.tag) || mt::is_trace_wide(r.type)) return;
     if (r.thread == nullptr) {
         if (d.unattributed++ == 0) d.first_unattributed = r.offset;
         return;
@@ -188,6 +192,17 @@ void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record,
                 s.bytes += tracebuf::record_footprint(n);
                 const mt::attributed_record a = d.reader.read(tag, payload, n, at + offset);
                 if (a.type == mt::thread && a.thread != nullptr) d.threads.emplace(a.thread->pid, a.thread->tid);
+                if (a.type == mt::header64 && n == sizeof d.header && !d.have_header) {
+                    std::memcpy(&d.header, payload, sizeof d.header);
+                    d.have_header = true;
+                }
+                if (a.type == mt::insn && n >= 4) {
+                    std::uint32_t seq;
+                    std::memcpy(&seq, payload, sizeof seq);
+                    d.first_seq = d.insns == 0 || seq < d.first_seq ? seq : d.first_seq;
+                    d.last_seq = d.insns == 0 || seq > d.last_seq ? seq : d.last_seq;
+                    ++d.insns;
+                }
                 if (verify) attribute(d, a);
             });
         d.records += r.records;
@@ -399,6 +414,13 @@ int main(int argc, char** argv) {
         std::printf("  0x%04x  %-13s  %12" PRIu64 "  %14" PRIu64 "\n", tag, tag_label(tag).c_str(),
                     s.records, s.bytes);
     }
+    if (d.have_header) {
+        std::printf("header: machine %u, trace id ", d.header.e_machine);
+        for (std::uint8_t b : d.header.trace_id) std::printf("%02x", b);
+        std::printf("\n");
+    }
+    if (d.insns != 0)
+        std::printf("instructions: %" PRIu64 " INSN records, insn_seq %u to %u\n", d.insns, d.first_seq, d.last_seq);
     std::printf("threads: %zu\n", d.threads.size());
     if (d.reader.legacy_records() != 0)
         std::printf("note: %" PRIu64 " THREAD and SUMMARY records with the old tags 0x4d52 and 0x4d53, read as such\n",

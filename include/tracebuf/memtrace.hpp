@@ -19,7 +19,9 @@
 // tags are exactly memtrace's. A THREAD record, the first record a thread writes, maps its
 // slot to (pid, tid, serial) from that point of the trace on; a slot is reused only after
 // its previous thread's last record. `serial` numbers threads in registration order.
-// (memtrace_reader.hpp reads a trace with this attribution.)
+// HEADER, SUMMARY and MMAP are the process's, not a thread's: written in slot 0, by
+// whichever thread, and counted for none (is_trace_wide). memtrace_reader.hpp reads a trace
+// with this attribution.
 //
 // Tag ranges: a type is a tag's low byte, and every slot's tags have the same types.
 //   0x01-0xdf  memtrace's types (it uses 0x34, 0x38, 0x41-0x51; the rest are its to assign);
@@ -194,6 +196,11 @@ inline void put_mmap_payload(void* out, const mmap_payload& m, const char* name,
 /// True for memtrace's own tags (slot 0), which memtrace's reader knows.
 constexpr bool is_memtrace_tag(std::uint16_t tag) noexcept {
     return tag == header64 || tag == header32 || (tag >= load && tag <= put_reg_nx) || tag == mmap || tag == regmeta;
+}
+
+/// True for the types that describe the process, not a thread (see the top of this file).
+constexpr bool is_trace_wide(std::uint16_t type) noexcept {
+    return type == header64 || type == header32 || type == summary || type == mmap;
 }
 
 /// A name for a type (a slot-0 tag), or nullptr if it is not one of the above.

@@ -53,7 +53,7 @@ struct attributed_record {
     std::size_t size; ///< of the payload
     std::uint64_t offset;
     /// The slot's thread since its last THREAD record; nullptr for the trace-wide records
-    /// (HEADER, SUMMARY, tracebuf's own) and in a slot no THREAD record has mapped yet.
+    /// (is_trace_wide, tracebuf's own) and in a slot no THREAD record has mapped yet.
     /// Valid until the next read.
     const thread_identity* thread;
     /// The chunk the record lies in (chunk mode), or nullptr. Valid until the next read.
@@ -87,7 +87,7 @@ public:
             r.malformed = !read_summary(payload, n);
             return r;
         }
-        if (r.type == header64 || r.type == header32) return r;
+        if (is_trace_wide(r.type)) return r;
         if (r.type == thread) {
             if (n < sizeof(thread_payload)) {
                 r.malformed = true;
