@@ -1,5 +1,6 @@
-// memtrace_check FILE: exits 0 if FILE keeps the rules memtrace's reader and ud impose
-// (memtrace_rules.hpp), else prints the first broken rule with its offset and exits 1.
+// memtrace_check [--pcs-mapped] FILE: exits 0 if FILE keeps the rules memtrace's reader and
+// ud impose (memtrace_rules.hpp), else prints the first broken rule with its offset and
+// exits 1. --pcs-mapped: also exit 1 if an INSN's pc lies in no executable MMAP range.
 // Exit 2: usage or I/O error.
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -14,10 +15,12 @@
 #include "memtrace_rules.hpp"
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: memtrace_check FILE\n");
+    const bool pcs_mapped = argc == 3 && std::strcmp(argv[1], "--pcs-mapped") == 0;
+    if (argc != 2 && !pcs_mapped) {
+        std::fprintf(stderr, "usage: memtrace_check [--pcs-mapped] FILE\n");
         return 2;
     }
+    if (pcs_mapped) ++argv;
     const int fd = ::open(argv[1], O_RDONLY);
     struct stat st;
     if (fd < 0 || ::fstat(fd, &st) != 0) {
@@ -40,7 +43,13 @@ int main(int argc, char** argv) {
         return 1;
     }
     std::printf("memtrace_check: %s: ok: %" PRIu64 " records, %" PRIu64 " INSN, %" PRIu64 " executions, %" PRIu64
-                " LOAD, %" PRIu64 " STORE, %" PRIu64 " MMAP; at most %u uses and %u defs in a run\n",
-                argv[1], v.records, v.instructions, v.executions, v.loads, v.stores, v.mmaps, v.most_uses, v.most_defs);
+                " LOAD, %" PRIu64 " STORE, %" PRIu64 " MMAP; at most %u uses and %u defs in a run; %" PRIu64
+                " pcs outside the MMAPs\n",
+                argv[1], v.records, v.instructions, v.executions, v.loads, v.stores, v.mmaps, v.most_uses, v.most_defs,
+                v.unmapped_pcs);
+    if (pcs_mapped && v.unmapped_pcs != 0) {
+        std::printf("memtrace_check: %s: pc 0x%" PRIx64 " lies in no executable MMAP range\n", argv[1], v.first_unmapped_pc);
+        return 1;
+    }
     return 0;
 }

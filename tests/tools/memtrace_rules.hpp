@@ -18,6 +18,8 @@
 //   8. No run has more than 255 uses (LOAD, GET_REG, GET_REG_NX) or 255 defs (STORE,
 //      PUT_REG, PUT_REG_NX).
 //   9. The trace id is not all zeros (memtrace caches its analyses by id).
+// And, reported for the caller to judge since a JIT or a vDSO has no file: which INSN pcs
+// lie in no executable MMAP range (memtrace could not name their functions).
 #ifndef TRACEBUF_TESTS_MEMTRACE_RULES_HPP
 #define TRACEBUF_TESTS_MEMTRACE_RULES_HPP
 
@@ -25,7 +27,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <string>
+#include <utility>
 
 namespace memtrace_rules {
 
@@ -36,6 +40,8 @@ struct verdict {
     // What a good file holds.
     std::uint64_t records = 0, instructions = 0, executions = 0, loads = 0, stores = 0, mmaps = 0;
     unsigned most_uses = 0, most_defs = 0; ///< in one run
+    std::uint64_t unmapped_pcs = 0;        ///< distinct INSN pcs in no executable MMAP
+    std::uint64_t first_unmapped_pc = 0;
 };
 
 inline verdict check(const unsigned char* data, std::size_t size) {
@@ -56,6 +62,8 @@ inline verdict check(const unsigned char* data, std::size_t size) {
         std::snprintf(text, sizeof text, "0x%04x", tag);
         return std::string(text);
     };
+    std::set<std::pair<std::uint64_t, std::uint64_t>> code;  // executable MMAP ranges
+    std::set<std::uint64_t> pcs;
     std::uint32_t run_seq = 0; // 0: no run yet
     unsigned uses = 0, defs = 0;
     for (std::size_t at = 0; at < size;) {
@@ -94,7 +102,12 @@ inline verdict check(const unsigned char* data, std::size_t size) {
             return fail(at, "a record of tag " + hex(tag) + " with " + std::to_string(n) + " payload bytes");
         if (tag == mmap || tag == regmeta) {
             if (p[n - 1] != 0) return fail(at, "a name without its NUL");
-            v.mmaps += tag == mmap;
+            if (tag == mmap) {
+                std::uint64_t range[3]; // start, end, flags
+                std::memcpy(range, p + 4, sizeof range);
+                if ((range[2] & 4) != 0) code.emplace(range[0], range[1]);
+                ++v.mmaps;
+            }
             at += footprint;
             continue;
         }
@@ -105,6 +118,9 @@ inline verdict check(const unsigned char* data, std::size_t size) {
                 return fail(at, "INSN numbered " + std::to_string(seq) + " after " + std::to_string(v.instructions) +
                                     " INSN records: not dense from 1 in file order");
             ++v.instructions;
+            std::uint64_t pc;
+            std::memcpy(&pc, p + 4, 8);
+            pcs.insert(pc);
             at += footprint;
             continue;
         }
@@ -130,6 +146,12 @@ inline verdict check(const unsigned char* data, std::size_t size) {
         at += footprint;
     }
     if (size == 0) return fail(0, "an empty file: no HEADER");
+    for (std::uint64_t pc : pcs) {
+        auto after = code.upper_bound({pc, UINT64_MAX}); // the first range starting above pc
+        bool mapped = false;
+        for (auto r = code.begin(); r != after && !mapped; ++r) mapped = pc < r->second;
+        if (!mapped && v.unmapped_pcs++ == 0) v.first_unmapped_pc = pc;
+    }
     return v;
 }
 
