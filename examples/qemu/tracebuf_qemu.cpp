@@ -11,8 +11,10 @@
 // fills), chunk-double (both). direct=1 writes the file with O_DIRECT, past the page cache
 // (sink_direct.hpp; falls back to ordinary writes where the file system refuses it).
 //
-// Records: HEADER at start; per thread a THREAD record (pid, tid, serial) in its slot; at
-// translation an INSN descriptor (insn_seq, pc, flags, bytes) per instruction; per executed
+// Records: HEADER at start, with a random trace id; per thread a THREAD record (pid, tid,
+// serial) in its slot; MMAP records (slot 0, the process's) for the segments of the main
+// binary and its interpreter and for each file the guest maps; at translation an INSN
+// descriptor (insn_seq from 1, pc, flags, bytes) per instruction; per executed
 // instruction INSN_EXEC (insn_seq); per memory access LOAD or STORE (insn_seq, address,
 // value read from the guest address after the access - racy for data another thread writes
 // at the same moment); at exit SUMMARY records with the exact per-thread record counts the
@@ -37,6 +39,7 @@
 // tracebuf-qemu wrapper: some programs close stderr before they exit.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,6 +61,7 @@
 #include <tracebuf/sink_direct.hpp>
 #include <tracebuf/tracebuf.hpp>
 
+#include "guest_mappings.hpp"
 #include "qemu_plugin_api.h"
 #include "qemu_records.hpp"
 
@@ -108,7 +112,8 @@ struct plugin_state {
     tracebuf::buffering buffering = tracebuf::buffering::single;
     std::size_t chunk_bytes = 64 * 1024;
     std::atomic<bool> tracing{false};
-    std::atomic<std::uint32_t> next_insn_seq{0};
+    std::atomic<std::uint32_t> next_insn_seq{1}; // 0 is memtrace's "no instruction"
+    std::atomic<bool> binary_mapped{false};      // its MMAP records are written
     std::mutex threads_mutex;                 // registration and exit only
     std::deque<thread_state> threads;         // stable addresses
     std::uint32_t free_slots[mt::slots];
@@ -120,6 +125,8 @@ plugin_state g;
 
 thread_local thread_state* self = nullptr;
 thread_local bool untraced = false; // this thread could not get a slot
+thread_local tracebuf_qemu::mmap_call mmap_in_progress;
+constexpr std::int64_t guest_mmap = 9; // x86-64's mmap(2)
 
 // Errors and warnings go to stderr: qemu_plugin_outs writes to QEMU's log, which is off
 // unless qemu runs with -d plugin, and a plugin that refuses to load should say why.
@@ -162,6 +169,28 @@ void write(thread_state* t, std::uint16_t type, const void* payload, std::size_t
     if (at == nullptr) return;
     tracebuf::write_record(at, mt::tag_in_slot(type, t->slot), payload, size);
     ++t->records;
+}
+
+// Writes an MMAP record: the process's, so in slot 0 and not counted as the thread's.
+void write_mapping(thread_state* t, const tracebuf_qemu::mapping& m) {
+    const std::vector<unsigned char> payload = m.payload();
+    unsigned char* at = reserve(t, tracebuf::record_footprint(payload.size()));
+    if (at != nullptr)
+        std::memcpy(tracebuf::write_record_header(at, mt::mmap, payload.size()), payload.data(), payload.size());
+}
+
+// The MMAP records of what QEMU loaded (the main binary, its interpreter), once, from the
+// first translation: QEMU's calls for them need a vCPU.
+void write_loaded_mappings(thread_state* t) {
+    if (g.binary_mapped.exchange(true, std::memory_order_relaxed)) return;
+    const char* path = qemu_plugin_path_to_binary();
+    if (path == nullptr) return;
+    std::string why;
+    const auto segments = tracebuf_qemu::loaded_mappings(path, qemu_plugin_start_code(), qemu_plugin_end_code(),
+                                                         qemu_plugin_entry_code(), why);
+    std::free(const_cast<char*>(path));
+    if (!why.empty()) say("tracebuf: MMAP records missing: " + why + "\n");
+    for (const tracebuf_qemu::mapping& m : segments) write_mapping(t, m);
 }
 
 // The thread-life calls, on whichever object the mode writes through.
@@ -236,6 +265,7 @@ void on_mem(unsigned int, qemu_plugin_meminfo_t info, std::uint64_t vaddr, void*
 
 void on_tb_trans(qemu_plugin_id_t, qemu_plugin_tb* tb) {
     thread_state* t = enter();
+    if (t != nullptr && !g.binary_mapped.load(std::memory_order_relaxed)) write_loaded_mappings(t);
     const std::size_t n = qemu_plugin_tb_n_insns(tb);
     for (std::size_t i = 0; i < n; ++i) {
         qemu_plugin_insn* insn = qemu_plugin_tb_get_insn(tb, i);
@@ -252,10 +282,11 @@ void on_tb_trans(qemu_plugin_id_t, qemu_plugin_tb* tb) {
     if (t != nullptr) leave(t);
 }
 
-void on_syscall(qemu_plugin_id_t, unsigned int, std::int64_t, std::uint64_t, std::uint64_t,
-                std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
+void on_syscall(qemu_plugin_id_t, unsigned int, std::int64_t num, std::uint64_t, std::uint64_t length,
+                std::uint64_t prot, std::uint64_t flags, std::uint64_t fd, std::uint64_t offset, std::uint64_t,
                 std::uint64_t) {
     if (!g.tracing.load(std::memory_order_relaxed) || untraced) return;
+    mmap_in_progress = {num == guest_mmap, length, prot, flags, offset, static_cast<std::int64_t>(fd)};
     thread_state* t = self;
     if (t == nullptr) t = register_current_thread(); // online: writes its THREAD record
     // Straight from idle (or online): busy() first could wait for a flush for nothing.
@@ -272,6 +303,12 @@ void on_syscall_ret(qemu_plugin_id_t, unsigned int, std::int64_t, std::int64_t r
     thread_state* t = self;
     if (t == nullptr) return;
     go_online(t);
+    tracebuf_qemu::mapping m;
+    const bool failed = ret < 0 && ret >= -4095; // -errno
+    if (mmap_in_progress.pending && !failed &&
+        tracebuf_qemu::file_mapping(mmap_in_progress, static_cast<std::uint64_t>(ret), m))
+        write_mapping(t, m);
+    mmap_in_progress.pending = false;
     idle(t);
 }
 
@@ -314,21 +351,15 @@ void on_exit(qemu_plugin_id_t, void*) {
     g.chunked = false;
     std::uint64_t records = 0;
     if (g.buffer->register_thread(writer.producer) == tracebuf::errc::ok) {
-        const std::uint32_t total = static_cast<std::uint32_t>(g.threads.size());
-        std::uint32_t done = 0;
-        do {
-            const std::uint32_t n = std::min(total - done, mt::summary_entries_per_record);
-            std::vector<unsigned char> payload(sizeof(mt::summary_header) + n * sizeof(mt::summary_entry));
-            const mt::summary_header h{n, total};
-            std::memcpy(payload.data(), &h, sizeof h);
-            for (std::uint32_t i = 0; i < n; ++i) {
-                const thread_state& t = g.threads[done + i];
-                const mt::summary_entry e{t.serial, t.tid, t.records};
-                std::memcpy(payload.data() + sizeof h + i * sizeof e, &e, sizeof e);
-            }
-            write(&writer, mt::summary, payload.data(), payload.size());
-            done += n;
-        } while (done < total);
+        mt::write_summary(
+            [&](std::uint16_t tag, std::size_t n) -> void* {
+                unsigned char* at = reserve(&writer, tracebuf::record_footprint(n));
+                return at == nullptr ? nullptr : tracebuf::write_record_header(at, tag, n);
+            },
+            static_cast<std::uint32_t>(g.threads.size()), [](std::uint32_t i) {
+                const thread_state& t = g.threads[i];
+                return mt::summary_entry{t.serial, t.tid, t.records};
+            });
         // The other threads are stopped while idle, and in chunk mode their chunks are still
         // open: a flush takes them over and pads the chunks, which drain() could not.
         g.buffer->flush(writer.producer);
@@ -422,17 +453,13 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
     g.free_count = mt::slots;
     g.start = std::chrono::steady_clock::now();
 
-    // The memtrace header, from a producer of its own (no thread writes yet).
-    tracebuf::producer p;
-    if (g.buffer->register_thread(p) == tracebuf::errc::ok) {
-        struct __attribute__((packed)) {
-            std::uint16_t e_machine;
-            std::uint16_t regs_size;
-            unsigned char trace_id[16];
-        } h{62 /* EM_X86_64 */, 0, {}};
-        g.buffer->write_record(p, mt::header64, &h, sizeof h);
-        g.buffer->unregister_thread(p);
-    }
+    // The memtrace header (no thread writes yet). The id is random, and the pid and the
+    // clock make it unique even where getrandom fails.
+    std::uint8_t trace_id[16] = {};
+    if (::getrandom(trace_id, sizeof trace_id, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof trace_id))
+        say("tracebuf: getrandom failed; the trace id comes from the pid and the clock\n");
+    mt::mix_trace_id(trace_id, static_cast<std::uint64_t>(g.pid), nanoseconds_since({}));
+    mt::write_header(*g.buffer, mt::em_x86_64, trace_id);
     g.tracing = true;
 
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_tb_trans);

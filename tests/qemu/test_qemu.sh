@@ -2,7 +2,8 @@
 # The QEMU tracer end to end: a program runs natively and under tracebuf-qemu; its output
 # must be identical, tracebuf-dump --verify must find every record valid and the
 # per-thread counts equal to the plugin's own summary, and the trace's export for memtrace
-# (all threads, and one) must keep memtrace's reader rules (MEMTRACE_CHECK).
+# (all threads, and one) must keep memtrace's reader rules (MEMTRACE_CHECK). The trace has a
+# trace id, numbers instructions from 1, and its MMAP records cover every instruction's pc.
 #   test_qemu.sh guest WRAPPER DUMP MEMTRACE_CHECK WORKDIR GUEST     (the multi-threaded test program)
 #   test_qemu.sh xz    WRAPPER DUMP MEMTRACE_CHECK WORKDIR           (xz -T4, which nobody here wrote)
 #   test_qemu.sh baselines WRAPPER DUMP MEMTRACE_CHECK WORKDIR GUEST (the benchmark's peer plugins)
@@ -92,6 +93,9 @@ esac
 
 "$dump" --verify "$trace" > "$dir/verify.txt" && ok || { bad "tracebuf-dump --verify"; cat "$dir/verify.txt"; }
 grep -q "^verify: .* match$" "$dir/verify.txt" && ok || bad "no matching verify line"
+grep -q "^header: machine 62, trace id [0-9a-f]\{32\}$" "$dir/verify.txt" && ! grep -q "trace id 0\{32\}" "$dir/verify.txt" \
+  && ok || bad "no trace id in the HEADER"
+grep -q "^instructions: [0-9]* INSN records, insn_seq 1 to" "$dir/verify.txt" && ok || bad "insn_seq does not start at 1"
 cat "$dir/stderr.txt"
 grep "^verify:" "$dir/verify.txt"
 # For memtrace: every thread merged, then the first thread alone. The merged export holds
@@ -103,7 +107,7 @@ for selection in all 0; do
   [ "$selection" = all ] || thread_option=(--thread="$selection")
   if "$dump" --export-memtrace="$export" "${thread_option[@]}" "$trace" > "$dir/export.txt" 2>&1; then
     ok
-    "$memtrace_check" "$export" > "$dir/check.txt" && ok || bad "export ($selection) breaks memtrace's rules: $(cat "$dir/check.txt")"
+    "$memtrace_check" --pcs-mapped "$export" > "$dir/check.txt" && ok || bad "export ($selection) breaks memtrace's rules: $(cat "$dir/check.txt")"
     if [ "$selection" = all ]; then
       grep -q " $loads LOAD, $stores STORE," "$dir/check.txt" && ok || bad "the export lost records: trace $loads LOAD, $stores STORE"
     fi
