@@ -1,9 +1,11 @@
-// tracebuf-dump: validates a trace file and prints statistics.
+// tracebuf-dump: validates a trace file and prints statistics, or exports it for memtrace.
 //
 //   tracebuf-dump [--verify] [--max-record=N] FILE
+//   tracebuf-dump --export-memtrace=OUT [--thread=SERIAL] [--max-record=N] FILE
 //
 // Walks every record: tag non-zero, length in [4, N] (default 4096), inside the file.
-// Prints records and bytes by tag, padding, threads (THREAD records), and holes (runs of
+// Prints records and bytes by tag, padding, the HEADER's machine and trace id, the range of
+// the INSN records' insn_seq, threads (THREAD records), and holes (runs of
 // zero bytes where a record should start: reserved space nobody wrote). A hole is skipped
 // so that the rest can still be counted; any other bad record ends the walk, since the
 // next record's start is then unknown.
@@ -13,13 +15,21 @@
 // A chunk-mode trace (tracebuf/chunk_writer.hpp) is checked further: every chunk lies
 // inside the file, each thread's chunk sequence numbers follow each other, and every record
 // inside a chunk belongs to the chunk's thread (its slot's THREAD record has the chunk's tid).
-// Exit status: 0 valid (and verified), 1 invalid, 2 usage or I/O error.
+// The attribution and the chunk checks are tracebuf/memtrace_reader.hpp's. Traces written
+// with THREAD and SUMMARY's old tags (0x4d52, 0x4d53) read the same, with a note that says so.
+// With --export-memtrace, writes OUT for memtrace's own tools instead (memtrace_export.hpp
+// says what it holds): all threads merged, or with --thread only the thread whose THREAD
+// record has that serial. It reads FILE as a stream, shows its progress on a terminal, and
+// writes OUT under a temporary name that it renames to OUT only once the whole trace was
+// good: a bad trace leaves no OUT, and an error names the offset of the bad record.
+// Exit status: 0 valid (and verified, or exported), 1 invalid, 2 usage or I/O error.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -29,10 +39,14 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <tracebuf/memtrace.hpp>
+#include <tracebuf/memtrace_reader.hpp>
 #include <tracebuf/reader.hpp>
 #include <tracebuf/record.hpp>
+
+#include "memtrace_export.hpp"
 
 namespace {
 
@@ -52,18 +66,18 @@ struct thread_count {
 struct dump {
     std::map<std::uint16_t, tag_stats> by_tag;
     std::set<std::pair<std::uint32_t, std::uint32_t>> threads;
+    tracebuf::memtrace::trace_reader reader;
     // --verify
     std::map<std::uint32_t, thread_count> per_thread;
-    std::int64_t slot_serial[tracebuf::memtrace::slots];
     std::uint64_t unattributed = 0, first_unattributed = 0;
-    std::uint64_t summary_records = 0, summary_entries = 0, summary_total = 0;
-    std::uint32_t slot_tid[tracebuf::memtrace::slots] = {};
-    // chunk mode
-    std::uint64_t chunks = 0, chunk_end = 0, chunk_faults = 0, first_chunk_fault = 0;
-    std::uint32_t chunk_tid = 0;
-    std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> next_chunk; // (pid, tid)
-    dump() { for (auto& s : slot_serial) s = -1; }
+    std::uint64_t malformed = 0, first_malformed = 0;
+    std::uint64_t chunk_faults = 0, first_chunk_fault = 0;
+    tracebuf::chunk_fault first_chunk_fault_kind = tracebuf::chunk_fault::none;
     std::uint64_t records = 0;
+    bool have_header = false;
+    tracebuf::memtrace::header_payload header{};
+    std::uint64_t insns = 0;
+    std::uint32_t first_seq = 0, last_seq = 0; // the lowest and highest insn_seq of INSN records
     std::uint64_t holes = 0, hole_bytes = 0, first_hole = 0;
     bool bad = false;
     std::uint64_t bad_offset = 0;
@@ -71,7 +85,8 @@ struct dump {
 };
 
 int usage() {
-    std::fprintf(stderr, "usage: tracebuf-dump [--verify] [--max-record=N] FILE\n");
+    std::fprintf(stderr, "usage: tracebuf-dump [--verify] [--max-record=N] FILE\n"
+                         "       tracebuf-dump --export-memtrace=OUT [--thread=SERIAL] [--max-record=N] FILE\n");
     return 2;
 }
 
@@ -85,80 +100,55 @@ std::string tag_label(std::uint16_t tag) {
     return slot == 0 ? name : std::string(name) + "[" + std::to_string(slot) + "]";
 }
 
-void chunk_fault(dump& d, std::uint64_t offset) {
-    if (d.chunk_faults++ == 0) d.first_chunk_fault = offset;
-}
-
-// --verify: a chunk header opens a chunk; a record inside one must be of its thread.
-void check_chunk(dump& d, std::uint16_t tag, const unsigned char* payload, std::size_t n, std::uint64_t offset,
-                 std::uint64_t file_size) {
-    if (tag == tracebuf::tags::chunk) {
-        tracebuf::chunk_header h{};
-        if (n != sizeof h || offset < d.chunk_end) return chunk_fault(d, offset);
-        std::memcpy(&h, payload, sizeof h);
-        std::uint64_t& next = d.next_chunk[std::make_pair(std::uint32_t{h.pid}, std::uint32_t{h.tid})];
-        // A reused tid starts again at 0 (a new thread).
-        if (h.sequence != next && h.sequence != 0) chunk_fault(d, offset);
-        next = h.sequence + 1;
-        d.chunk_end = offset + h.bytes;
-        d.chunk_tid = h.tid;
-        if (d.chunk_end > file_size) chunk_fault(d, offset);
-        ++d.chunks;
-        return;
+void count_chunk_fault(dump& d, tracebuf::chunk_fault f, std::uint64_t offset) {
+    if (f == tracebuf::chunk_fault::none) return;
+    if (d.chunk_faults++ == 0) {
+        d.first_chunk_fault = offset;
+        d.first_chunk_fault_kind = f;
     }
-    if (tag == tracebuf::tags::padding || offset >= d.chunk_end) return;
-    const unsigned slot = tracebuf::memtrace::slot_of(tag);
-    if (tracebuf::memtrace::type_of(tag) != tracebuf::memtrace::thread && d.slot_tid[slot] != d.chunk_tid)
-        chunk_fault(d, offset);
 }
 
-// --verify: attributes one record to its thread, or reads a THREAD / SUMMARY record.
-void attribute(dump& d, std::uint16_t tag, const unsigned char* payload, std::size_t n, std::uint64_t offset) {
+// --verify: counts one record for its thread (memtrace_reader.hpp attributes it).
+void attribute(dump& d, const tracebuf::memtrace::attributed_record& r) {
     namespace mt = tracebuf::memtrace;
-    if (tag == tracebuf::tags::padding || tag == tracebuf::tags::chunk) return;
-    const std::uint16_t type = mt::type_of(tag);
-    const unsigned slot = mt::slot_of(tag);
-    if (type == mt::header64 || type == mt::header32) return; // global records
-    if (type == mt::summary) {
-        mt::summary_header h{};
-        if (n >= sizeof h) std::memcpy(&h, payload, sizeof h);
-        ++d.summary_records;
-        d.summary_total = h.total;
-        for (std::uint32_t i = 0; i < h.entries && sizeof h + (i + 1) * sizeof(mt::summary_entry) <= n; ++i) {
-            mt::summary_entry e;
-            std::memcpy(&e, payload + sizeof h + i * sizeof e, sizeof e);
-            thread_count& t = d.per_thread[e.serial];
-            t.summary = e.records;
-            t.tid = e.tid;
-            t.in_summary = true;
-            ++d.summary_entries;
-        }
+    count_chunk_fault(d, r.fault, r.offset);
+    if (r.malformed && d.malformed++ == 0) d.first_malformed = r.offset;
+    if (tracebuf::is_library_tag(r.tag) || mt::is_trace_wide(r.type)) return;
+    if (r.thread == nullptr) {
+        if (d.unattributed++ == 0) d.first_unattributed = r.offset;
         return;
     }
-    if (type == mt::thread && n >= sizeof(mt::thread_payload)) {
-        mt::thread_payload t;
-        std::memcpy(&t, payload, sizeof t);
-        d.slot_serial[slot] = t.serial;
-        d.slot_tid[slot] = t.tid;
-        d.per_thread[t.serial].in_trace = true;
-        if (offset < d.chunk_end && t.tid != d.chunk_tid) chunk_fault(d, offset);
+    thread_count& t = d.per_thread[r.thread->serial];
+    if (r.type == mt::thread) t.in_trace = true;
+    ++t.counted;
+}
+
+void collect_summary(dump& d) {
+    for (const tracebuf::memtrace::summary_entry& e : d.reader.summary_entries()) {
+        thread_count& t = d.per_thread[e.serial];
+        t.summary = e.records;
+        t.tid = e.tid;
+        t.in_summary = true;
     }
-    if (d.slot_serial[slot] < 0) {
-        if (d.unattributed++ == 0) d.first_unattributed = offset;
-        return;
-    }
-    ++d.per_thread[static_cast<std::uint32_t>(d.slot_serial[slot])].counted;
 }
 
 // Prints what --verify found; true if the counts match the summary exactly.
-bool report_verify(const dump& d) {
+bool report_verify(dump& d) {
     bool ok = true;
-    if (d.summary_records == 0) {
+    const std::uint64_t summary_records = d.reader.summary_records();
+    if (summary_records == 0) {
         std::printf("verify: no SUMMARY record (the tracer did not reach its exit)\n");
         return false;
     }
-    if (d.summary_entries != d.summary_total) {
-        std::printf("verify: SUMMARY lists %" PRIu64 " of %" PRIu64 " threads\n", d.summary_entries, d.summary_total);
+    collect_summary(d);
+    const std::uint64_t listed = d.reader.summary_entries().size();
+    if (listed != d.reader.summary_total()) {
+        std::printf("verify: SUMMARY lists %" PRIu64 " of %u threads\n", listed, d.reader.summary_total());
+        ok = false;
+    }
+    if (d.malformed != 0) {
+        std::printf("verify: %" PRIu64 " THREAD or SUMMARY records too short for their layout (first at offset %" PRIu64 ")\n",
+                    d.malformed, d.first_malformed);
         ok = false;
     }
     if (d.unattributed != 0) {
@@ -166,10 +156,11 @@ bool report_verify(const dump& d) {
                     d.unattributed, d.first_unattributed);
         ok = false;
     }
-    if (d.chunks != 0 || d.chunk_faults != 0) {
+    if (d.reader.chunks() != 0 || d.chunk_faults != 0) {
         std::printf("verify: %" PRIu64 " chunks, %" PRIu64 " faults (records of another thread, "
-                    "out-of-order or cut chunks)", d.chunks, d.chunk_faults);
-        if (d.chunk_faults != 0) std::printf(", first at offset %" PRIu64, d.first_chunk_fault);
+                    "out-of-order or cut chunks)", d.reader.chunks(), d.chunk_faults);
+        if (d.chunk_faults != 0)
+            std::printf(", first at offset %" PRIu64 ": %s", d.first_chunk_fault, tracebuf::to_string(d.first_chunk_fault_kind));
         std::printf("\n");
         ok = ok && d.chunk_faults == 0;
     }
@@ -199,20 +190,24 @@ void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record,
                 tag_stats& s = d.by_tag[tag];
                 ++s.records;
                 s.bytes += tracebuf::record_footprint(n);
-                if (tag != tracebuf::tags::padding && tag != tracebuf::tags::chunk &&
-                    mt::type_of(tag) == mt::thread && n >= 8) {
-                    std::uint32_t pid_tid[2];
-                    std::memcpy(pid_tid, payload, sizeof pid_tid);
-                    d.threads.emplace(pid_tid[0], pid_tid[1]);
+                const mt::attributed_record a = d.reader.read(tag, payload, n, at + offset);
+                if (a.type == mt::thread && a.thread != nullptr) d.threads.emplace(a.thread->pid, a.thread->tid);
+                if (a.type == mt::header64 && n == sizeof d.header && !d.have_header) {
+                    std::memcpy(&d.header, payload, sizeof d.header);
+                    d.have_header = true;
                 }
-                if (verify) {
-                    attribute(d, tag, payload, n, at + offset);
-                    check_chunk(d, tag, payload, n, at + offset, size);
+                if (a.type == mt::insn && n >= 4) {
+                    std::uint32_t seq;
+                    std::memcpy(&seq, payload, sizeof seq);
+                    d.first_seq = d.insns == 0 || seq < d.first_seq ? seq : d.first_seq;
+                    d.last_seq = d.insns == 0 || seq > d.last_seq ? seq : d.last_seq;
+                    ++d.insns;
                 }
+                if (verify) attribute(d, a);
             });
         d.records += r.records;
         at += r.valid_bytes;
-        if (r.ok()) return;
+        if (r.ok()) break;
         if (r.fault != tracebuf::record_fault::hole) {
             d.bad = true;
             d.bad_offset = at;
@@ -231,6 +226,119 @@ void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record,
         if (at > size) at = size;
         d.hole_bytes += at - start;
     }
+    if (verify) count_chunk_fault(d, d.reader.end(size), size);
+}
+
+// ---- --export-memtrace ------------------------------------------------------------------
+
+bool write_all(int fd, const unsigned char* data, std::size_t size) {
+    while (size != 0) {
+        const ssize_t n = ::write(fd, data, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        data += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+// A progress line on stderr, when it is a terminal and the trace is big enough to wait for.
+class progress {
+public:
+    explicit progress(std::uint64_t total) : total_(total), shown_(total >= (64u << 20) && ::isatty(2) == 1) {}
+    void update(const tracebuf_tools::export_stats& s, bool last = false) {
+        if (!shown_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (!last && now - printed_ < std::chrono::milliseconds(500)) return;
+        printed_ = now;
+        const double seconds = std::chrono::duration<double>(now - start_).count();
+        std::fprintf(stderr, "\rtracebuf-dump: %" PRIu64 " records, %" PRIu64 " of %" PRIu64 " MiB, %.0f MB/s%s",
+                     s.input_records, s.input_bytes >> 20, total_ >> 20,
+                     seconds > 0 ? static_cast<double>(s.input_bytes) / 1e6 / seconds : 0.0, last ? "\n" : "");
+    }
+
+private:
+    std::uint64_t total_;
+    bool shown_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), printed_{};
+};
+
+int export_memtrace(const char* path, const std::string& out_path, const tracebuf_tools::export_options& options) {
+    const int in = ::open(path, O_RDONLY);
+    struct stat st;
+    if (in < 0 || ::fstat(in, &st) != 0) {
+        std::fprintf(stderr, "tracebuf-dump: %s: %s\n", path, std::strerror(errno));
+        return 2;
+    }
+    struct stat out_st;
+    if (::stat(out_path.c_str(), &out_st) == 0 && out_st.st_dev == st.st_dev && out_st.st_ino == st.st_ino) {
+        std::fprintf(stderr, "tracebuf-dump: %s: the export would replace its own input\n", out_path.c_str());
+        return 2;
+    }
+    std::string temp = out_path + ".partial-XXXXXX";
+    const int out = ::mkstemp(temp.data());
+    if (out < 0) {
+        std::fprintf(stderr, "tracebuf-dump: %s: %s\n", temp.c_str(), std::strerror(errno));
+        return 2;
+    }
+    ::fchmod(out, 0644);
+    const auto give_up = [&](int status) {
+        ::close(out);
+        ::unlink(temp.c_str());
+        ::close(in);
+        return status;
+    };
+
+    tracebuf_tools::memtrace_export exporter(options);
+    progress shown(static_cast<std::uint64_t>(st.st_size));
+    std::vector<unsigned char> block(std::size_t{4} << 20);
+    for (;;) {
+        const ssize_t n = ::read(in, block.data(), block.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            std::fprintf(stderr, "tracebuf-dump: %s: %s\n", path, std::strerror(errno));
+            return give_up(2);
+        }
+        const bool good = n == 0 ? exporter.finish() : exporter.feed(block.data(), static_cast<std::size_t>(n));
+        shown.update(exporter.stats(), n == 0 || !good);
+        if (!good) {
+            std::fprintf(stderr, "tracebuf-dump: %s: %s; no export written\n", path, exporter.error().c_str());
+            return give_up(1);
+        }
+        std::vector<unsigned char>& produced = exporter.output();
+        if (!write_all(out, produced.data(), produced.size())) {
+            std::fprintf(stderr, "tracebuf-dump: %s: %s\n", temp.c_str(), std::strerror(errno));
+            return give_up(2);
+        }
+        produced.clear();
+        if (n == 0) break;
+    }
+    const tracebuf_tools::header_record header = exporter.final_header();
+    if (::pwrite(out, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()) ||
+        ::close(out) != 0) {
+        std::fprintf(stderr, "tracebuf-dump: %s: %s\n", temp.c_str(), std::strerror(errno));
+        ::unlink(temp.c_str());
+        ::close(in);
+        return 2;
+    }
+    ::close(in);
+    if (::rename(temp.c_str(), out_path.c_str()) != 0) {
+        std::fprintf(stderr, "tracebuf-dump: %s: %s\n", out_path.c_str(), std::strerror(errno));
+        ::unlink(temp.c_str());
+        return 2;
+    }
+    for (const std::string& w : exporter.warnings()) std::fprintf(stderr, "tracebuf-dump: warning: %s\n", w.c_str());
+    const tracebuf_tools::export_stats& s = exporter.stats();
+    std::printf("exported %s to %s: %" PRIu64 " records in, %" PRIu64 " out\n", path, out_path.c_str(),
+                s.input_records, s.output_records);
+    std::printf("  %" PRIu64 " executions, %" PRIu64 " instructions (%" PRIu64 " second numbers), %" PRIu64
+                " executions split, %" PRIu64 " INSN_EXEC added\n",
+                s.executions, s.instructions, s.second_numbers, s.split_executions, s.added_execs);
+    std::printf("  %" PRIu64 " threads, %" PRIu64 " records dropped (THREAD, SUMMARY, tracebuf's own)", s.threads,
+                s.dropped);
+    if (options.one_thread) std::printf(", %" PRIu64 " executions of other threads left out", s.other_threads);
+    std::printf("\n");
+    return 0;
 }
 
 } // namespace
@@ -239,9 +347,20 @@ int main(int argc, char** argv) {
     std::size_t max_record = 4096;
     bool verify = false;
     const char* path = nullptr;
+    const char* export_path = nullptr;
+    tracebuf_tools::export_options export_options;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--verify") == 0) {
             verify = true;
+        } else if (std::strncmp(argv[i], "--export-memtrace=", 18) == 0) {
+            export_path = argv[i] + 18;
+            if (*export_path == '\0') return usage();
+        } else if (std::strncmp(argv[i], "--thread=", 9) == 0) {
+            char* end = nullptr;
+            const unsigned long v = std::strtoul(argv[i] + 9, &end, 10);
+            if (argv[i][9] == '\0' || *end != '\0' || v > 0xffffffffu) return usage();
+            export_options.one_thread = true;
+            export_options.thread_serial = static_cast<std::uint32_t>(v);
         } else if (std::strncmp(argv[i], "--max-record=", 13) == 0) {
             char* end = nullptr;
             const unsigned long v = std::strtoul(argv[i] + 13, &end, 10);
@@ -256,6 +375,12 @@ int main(int argc, char** argv) {
         }
     }
     if (path == nullptr) return usage();
+    if (export_path != nullptr) {
+        if (verify) return usage();
+        export_options.max_record = max_record;
+        return export_memtrace(path, export_path, export_options);
+    }
+    if (export_options.one_thread) return usage(); // --thread selects what to export
 
     const int fd = ::open(path, O_RDONLY);
     if (fd < 0) {
@@ -284,12 +409,22 @@ int main(int argc, char** argv) {
 
     std::printf("file: %s (%" PRIu64 " bytes)\n", path, size);
     std::printf("records: %" PRIu64 "\n", d.records);
-    std::printf("  %-6s  %-10s  %12s  %14s\n", "tag", "name", "records", "bytes");
+    std::printf("  %-6s  %-13s  %12s  %14s\n", "tag", "name", "records", "bytes");
     for (const auto& [tag, s] : d.by_tag) {
-        std::printf("  0x%04x  %-10s  %12" PRIu64 "  %14" PRIu64 "\n", tag, tag_label(tag).c_str(),
+        std::printf("  0x%04x  %-13s  %12" PRIu64 "  %14" PRIu64 "\n", tag, tag_label(tag).c_str(),
                     s.records, s.bytes);
     }
+    if (d.have_header) {
+        std::printf("header: machine %u, trace id ", d.header.e_machine);
+        for (std::uint8_t b : d.header.trace_id) std::printf("%02x", b);
+        std::printf("\n");
+    }
+    if (d.insns != 0)
+        std::printf("instructions: %" PRIu64 " INSN records, insn_seq %u to %u\n", d.insns, d.first_seq, d.last_seq);
     std::printf("threads: %zu\n", d.threads.size());
+    if (d.reader.legacy_records() != 0)
+        std::printf("note: %" PRIu64 " THREAD and SUMMARY records with the old tags 0x4d52 and 0x4d53, read as such\n",
+                    d.reader.legacy_records());
     std::printf("holes: %" PRIu64 " (%" PRIu64 " bytes)", d.holes, d.hole_bytes);
     if (d.holes != 0) std::printf(", first at offset %" PRIu64, d.first_hole);
     std::printf("\n");

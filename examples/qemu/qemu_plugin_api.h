@@ -78,6 +78,15 @@ unsigned int qemu_plugin_mem_size_shift(qemu_plugin_meminfo_t info);
 bool qemu_plugin_mem_is_store(qemu_plugin_meminfo_t info);
 void qemu_plugin_outs(const char* string);
 
+/* linux-user only, from a vCPU callback (they read the calling vCPU's task): the main
+ * binary's path as QEMU was given it (g_strdup'ed: free it), the start and end of its text
+ * segment and its entry point, load bias included. All four are in Debian's qemu-x86_64 7.2
+ * (nm -D lists them). */
+const char* qemu_plugin_path_to_binary(void);
+uint64_t qemu_plugin_start_code(void);
+uint64_t qemu_plugin_end_code(void);
+uint64_t qemu_plugin_entry_code(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,8 +11,10 @@
 // fills), chunk-double (both). direct=1 writes the file with O_DIRECT, past the page cache
 // (sink_direct.hpp; falls back to ordinary writes where the file system refuses it).
 //
-// Records: HEADER at start; per thread a THREAD record (pid, tid, serial) in its slot; at
-// translation an INSN descriptor (insn_seq, pc, flags, bytes) per instruction; per executed
+// Records: HEADER at start, with a random trace id; per thread a THREAD record (pid, tid,
+// serial) in its slot; MMAP records (slot 0, the process's) for the segments of the main
+// binary and its interpreter and for each file the guest maps; at translation an INSN
+// descriptor (insn_seq from 1, pc, flags, bytes) per instruction; per executed
 // instruction INSN_EXEC (insn_seq); per memory access LOAD or STORE (insn_seq, address,
 // value read from the guest address after the access - racy for data another thread writes
 // at the same moment); at exit SUMMARY records with the exact per-thread record counts the
@@ -37,6 +39,7 @@
 // tracebuf-qemu wrapper: some programs close stderr before they exit.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,6 +61,7 @@
 #include <tracebuf/sink_direct.hpp>
 #include <tracebuf/tracebuf.hpp>
 
+#include "guest_mappings.hpp"
 #include "qemu_plugin_api.h"
 #include "qemu_records.hpp"
 
@@ -95,7 +99,8 @@ struct plugin_state {
     tracebuf::buffering buffering = tracebuf::buffering::single;
     std::size_t chunk_bytes = 64 * 1024;
     std::atomic<bool> tracing{false};
-    std::atomic<std::uint32_t> next_insn_seq{0};
+    std::atomic<std::uint32_t> next_insn_seq{1}; // 0 is memtrace's "no instruction"
+    std::atomic<bool> binary_mapped{false};      // its MMAP records are written
     std::mutex threads_mutex;                 // registration and exit only
     std::uint32_t thread_count = 0;           // threads that ever wrote
     std::uint32_t free_slots[mt::slots];
@@ -110,6 +115,8 @@ struct plugin_state {
 plugin_state g;
 
 thread_local bool untraced = false; // this thread could not get a slot
+thread_local tracebuf_qemu::mmap_call mmap_in_progress;
+constexpr std::int64_t guest_mmap = 9; // x86-64's mmap(2)
 
 // Errors and warnings go to stderr: qemu_plugin_outs writes to QEMU's log, which is off
 // unless qemu runs with -d plugin, and a plugin that refuses to load should say why.
@@ -176,6 +183,26 @@ struct tracer {
         ++t->records;
     }
 
+    // Writes an MMAP record: the process's, so in slot 0 and not counted as the thread's.
+    static void write_mapping(thread_state* t, const tracebuf_qemu::mapping& m) {
+        const std::vector<unsigned char> payload = m.payload();
+        t->writer.write_record(mt::mmap, payload.data(), payload.size());
+    }
+
+    // The MMAP records of what QEMU loaded (the main binary, its interpreter), once, from the
+    // first translation: QEMU's calls for them need a vCPU.
+    static void write_loaded_mappings(thread_state* t) {
+        if (g.binary_mapped.exchange(true, std::memory_order_relaxed)) return;
+        const char* path = qemu_plugin_path_to_binary();
+        if (path == nullptr) return;
+        std::string why;
+        const auto segments = tracebuf_qemu::loaded_mappings(path, qemu_plugin_start_code(), qemu_plugin_end_code(),
+                                                             qemu_plugin_entry_code(), why);
+        std::free(const_cast<char*>(path));
+        if (!why.empty()) say("tracebuf: MMAP records missing: " + why + "\n");
+        for (const tracebuf_qemu::mapping& m : segments) write_mapping(t, m);
+    }
+
     static thread_state* register_current_thread() {
         thread_state* t;
         {
@@ -228,6 +255,7 @@ struct tracer {
 
     static void describe_tb(qemu_plugin_tb* tb) {
         thread_state* t = enter();
+        if (t != nullptr && !g.binary_mapped.load(std::memory_order_relaxed)) write_loaded_mappings(t);
         const std::size_t n = qemu_plugin_tb_n_insns(tb);
         for (std::size_t i = 0; i < n; ++i) {
             qemu_plugin_insn* insn = qemu_plugin_tb_get_insn(tb, i);
@@ -244,8 +272,10 @@ struct tracer {
         if (t != nullptr) leave(t);
     }
 
-    static void syscall_entry() {
+    static void syscall_entry(std::int64_t num, std::uint64_t length, std::uint64_t prot, std::uint64_t flags,
+                              std::uint64_t fd, std::uint64_t offset) {
         if (!g.tracing.load(std::memory_order_relaxed) || untraced) return;
+        mmap_in_progress = {num == guest_mmap, length, prot, flags, offset, static_cast<std::int64_t>(fd)};
         thread_state* t = self;
         if (t == nullptr) t = register_current_thread(); // online: writes its THREAD record
         // Straight from idle (or online): busy() first could wait for a flush for nothing.
@@ -262,6 +292,12 @@ struct tracer {
         thread_state* t = self;
         if (t == nullptr) return;
         t->writer.go_online();
+        tracebuf_qemu::mapping m;
+        const bool failed = ret < 0 && ret >= -4095; // -errno
+        if (mmap_in_progress.pending && !failed &&
+            tracebuf_qemu::file_mapping(mmap_in_progress, static_cast<std::uint64_t>(ret), m))
+            write_mapping(t, m);
+        mmap_in_progress.pending = false;
         t->writer.idle();
     }
 
@@ -302,21 +338,12 @@ struct tracer {
         record_writer_type summary_writer(*g.buffer); // outside any chunk, in slot 0
         std::uint64_t records = 0;
         if (summary_writer.register_thread() == tracebuf::errc::ok) {
-            const std::uint32_t total = static_cast<std::uint32_t>(threads.size());
-            std::uint32_t done = 0;
-            do {
-                const std::uint32_t n = std::min(total - done, mt::summary_entries_per_record);
-                std::vector<unsigned char> payload(sizeof(mt::summary_header) + n * sizeof(mt::summary_entry));
-                const mt::summary_header h{n, total};
-                std::memcpy(payload.data(), &h, sizeof h);
-                for (std::uint32_t i = 0; i < n; ++i) {
-                    const thread_state& t = threads[done + i];
-                    const mt::summary_entry e{t.serial, t.tid, t.records};
-                    std::memcpy(payload.data() + sizeof h + i * sizeof e, &e, sizeof e);
-                }
-                summary_writer.write_record(mt::summary, payload.data(), payload.size());
-                done += n;
-            } while (done < total);
+            mt::write_summary(
+                [&](std::uint16_t tag, std::size_t n) { return summary_writer.reserve_record(tag, n); },
+                static_cast<std::uint32_t>(threads.size()), [](std::uint32_t i) {
+                    const thread_state& t = threads[i];
+                    return mt::summary_entry{t.serial, t.tid, t.records};
+                });
             // The other threads are stopped while idle, and in chunk mode their chunks are
             // still open: a flush takes them over and pads the chunks, which drain() could not.
             summary_writer.flush();
@@ -344,9 +371,10 @@ template <class Writer>
 void on_tb_trans(qemu_plugin_id_t, qemu_plugin_tb* tb) { tracer<Writer>::describe_tb(tb); }
 
 template <class Writer>
-void on_syscall(qemu_plugin_id_t, unsigned int, std::int64_t, std::uint64_t, std::uint64_t, std::uint64_t,
-                std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t) {
-    tracer<Writer>::syscall_entry();
+void on_syscall(qemu_plugin_id_t, unsigned int, std::int64_t num, std::uint64_t, std::uint64_t length,
+                std::uint64_t prot, std::uint64_t flags, std::uint64_t fd, std::uint64_t offset, std::uint64_t,
+                std::uint64_t) {
+    tracer<Writer>::syscall_entry(num, length, prot, flags, fd, offset);
 }
 
 template <class Writer>
@@ -448,17 +476,13 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
     g.free_count = mt::slots;
     g.start = std::chrono::steady_clock::now();
 
-    // The memtrace header, from a writer of its own (no thread writes yet).
-    record_writer_type header_writer(*g.buffer);
-    if (header_writer.register_thread() == tracebuf::errc::ok) {
-        struct __attribute__((packed)) {
-            std::uint16_t e_machine;
-            std::uint16_t regs_size;
-            unsigned char trace_id[16];
-        } h{62 /* EM_X86_64 */, 0, {}};
-        header_writer.write_record(mt::header64, &h, sizeof h);
-        header_writer.unregister_thread();
-    }
+    // The memtrace header (no thread writes yet). The id is random, and the pid and the
+    // clock make it unique even where getrandom fails.
+    std::uint8_t trace_id[16] = {};
+    if (::getrandom(trace_id, sizeof trace_id, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof trace_id))
+        say("tracebuf: getrandom failed; the trace id comes from the pid and the clock\n");
+    mt::mix_trace_id(trace_id, static_cast<std::uint64_t>(g.pid), nanoseconds_since({}));
+    mt::write_header(*g.buffer, mt::em_x86_64, trace_id);
     g.tracing = true;
 
     if (g.mode == "chunk") register_callbacks<chunk_writer_type>(id);

@@ -13,7 +13,10 @@
 //     at = data + (over ? slow : pos);  then the record's stores at `at`
 //
 // plus `++*current_count` (the thread's private record counter, for the SUMMARY). Records:
-// INSN descriptors at translation, INSN_EXEC per instruction, LOAD after each load (the
+// the HEADER with a random trace id; MMAP records (slot 0, the process's) for each file
+// mapping the client starts with (its binary, the interpreter) and each file it maps later,
+// from Valgrind's address-space manager; INSN descriptors at translation (insn_seq from 1),
+// INSN_EXEC per instruction, LOAD after each load (the
 // loaded value), STORE after each store (the stored value), guarded loads and stores when
 // their guard holds, and for a compare-and-swap a LOAD of the old value and a STORE of the
 // new one (as lackey counts them). Threads are
@@ -32,6 +35,7 @@ extern "C" {
 }
 #include "pub_tool_vki.h" // C++-aware itself (it defines a template)
 extern "C" {
+#include "pub_tool_aspacemgr.h"
 #include "pub_tool_libcassert.h"
 #include "pub_tool_libcbase.h"
 #include "pub_tool_libcfile.h"
@@ -87,7 +91,7 @@ tracebuf::jit_layout layout{};
 const HChar* out_path = "tracebuf-valgrind.trace";
 ULong buffer_bytes = 16u << 20;
 Int out_fd = -1;
-UInt next_insn_seq = 0;
+UInt next_insn_seq = 1; // 0 is memtrace's "no instruction"
 bool tracing = false;
 bool fork_child = false; // a forked child never writes the parent's file
 // --check-counts=yes: count executed loads and stores with a second, separate counter (plain
@@ -146,6 +150,28 @@ void make_current(ThreadId tid) {
     current_tag_hi = static_cast<UInt>(mt::tag_in_slot(0x4d00, t.slot)) & 0xff00u;
     current_producer = &t.producer;
 }
+
+// An MMAP record for the file mapping that holds [a, a + len), if it is one. Written with a
+// producer of its own: Valgrind reports mappings at start-up, before any thread, and from
+// syscall wrappers, where the thread may be offline.
+void write_mapping(Addr a, SizeT len, Bool rr, Bool ww, Bool xx) {
+    if (!tracing) return;
+    NSegment const* seg = VG_(am_find_nsegment)(a);
+    if (seg == nullptr || seg->kind != SkFileC) return;
+    const HChar* name = VG_(am_get_filename)(seg);
+    if (name == nullptr) return;
+    const mt::mmap_payload m{0, a, a + len,
+                             (rr ? mt::mmap_read : 0) | (ww ? mt::mmap_write : 0) | (xx ? mt::mmap_exec : 0),
+                             static_cast<ULong>(seg->offset) + (a - seg->start), seg->dev, seg->ino};
+    const std::size_t name_length = VG_(strlen)(name);
+    tracebuf::producer p;
+    if (buf->register_thread(p) != tracebuf::errc::ok) return;
+    if (void* at = buf->reserve_record(p, mt::mmap, mt::mmap_payload_size(name_length)))
+        mt::put_mmap_payload(at, m, name, name_length);
+    buf->unregister_thread(p);
+}
+void on_startup_mapping(Addr a, SizeT len, Bool rr, Bool ww, Bool xx, ULong) { write_mapping(a, len, rr, ww, xx); }
+void on_mmap(Addr a, SizeT len, Bool rr, Bool ww, Bool xx, ULong) { write_mapping(a, len, rr, ww, xx); }
 
 // ---- thread life and syscalls ------------------------------------------------------------
 
@@ -369,16 +395,16 @@ void post_clo_init() {
     layout = buf->layout();
     for (UInt s = 0; s < mt::slots; ++s) free_slots[s] = mt::slots - 1 - s; // slot 0 first
     free_slot_count = mt::slots;
-    tracebuf::producer p;
-    if (buf->register_thread(p) == tracebuf::errc::ok) {
-        struct __attribute__((packed)) {
-            UShort e_machine;
-            UShort regs_size;
-            UChar trace_id[16];
-        } h{62 /* EM_X86_64 */, 0, {}};
-        buf->write_record(p, mt::header64, &h, sizeof h);
-        buf->unregister_thread(p);
+    // A random trace id where /dev/urandom can be read; the pid and the clock make it unique
+    // either way.
+    std::uint8_t trace_id[16] = {};
+    const SysRes random = VG_(open)("/dev/urandom", VKI_O_RDONLY, 0);
+    if (!sr_isError(random)) {
+        VG_(read)(static_cast<Int>(sr_Res(random)), trace_id, sizeof trace_id);
+        VG_(close)(static_cast<Int>(sr_Res(random)));
     }
+    mt::mix_trace_id(trace_id, static_cast<ULong>(VG_(getpid)()), VG_(read_millisecond_timer)());
+    tl_assert(mt::write_header(*buf, mt::em_x86_64, trace_id) == tracebuf::errc::ok);
     tracing = true;
 }
 
@@ -388,22 +414,10 @@ void fini(Int) {
     tracebuf::producer writer;
     if (buf->register_thread(writer) == tracebuf::errc::ok) {
         ULong records = 0;
-        UInt done = 0;
-        do {
-            const UInt n = serial_count - done < mt::summary_entries_per_record
-                               ? serial_count - done : mt::summary_entries_per_record;
-            const std::size_t size = sizeof(mt::summary_header) + n * sizeof(mt::summary_entry);
-            unsigned char* at = static_cast<unsigned char*>(buf->reserve_record(writer, mt::summary, size));
-            if (at == nullptr) break;
-            const mt::summary_header h{n, serial_count};
-            VG_(memcpy)(at, &h, sizeof h);
-            for (UInt k = 0; k < n; ++k) {
-                const mt::summary_entry e{done + k, serials[done + k].lwp, serials[done + k].records};
-                records += e.records;
-                VG_(memcpy)(at + sizeof h + k * sizeof e, &e, sizeof e);
-            }
-            done += n;
-        } while (done < serial_count);
+        for (UInt k = 0; k < serial_count; ++k) records += serials[k].records;
+        mt::write_summary([&](std::uint16_t tag, std::size_t n) { return buf->reserve_record(writer, tag, n); },
+                          serial_count,
+                          [](UInt k) { return mt::summary_entry{k, serials[k].lwp, serials[k].records}; });
         buf->unregister_thread(writer);
         const tracebuf::errc drained = buf->drain();
         const tracebuf::flush_stats s = buf->stats();
@@ -427,6 +441,8 @@ void pre_clo_init() {
     VG_(needs_syscall_wrapper)(on_pre_syscall, on_post_syscall);
     VG_(track_start_client_code)(on_start_client_code);
     VG_(track_pre_thread_ll_exit)(on_thread_exit);
+    VG_(track_new_mem_startup)(on_startup_mapping);
+    VG_(track_new_mem_mmap)(on_mmap);
     VG_(atfork)(nullptr, nullptr, on_fork_child);
 }
 

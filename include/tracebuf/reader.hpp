@@ -3,6 +3,9 @@
 // A valid range is a sequence of records, each starting on an 8-byte boundary with a
 // non-zero tag and a length in [4, max_record_size] that stays inside the range. The walk
 // stops at the first bad record and reports its offset and the reason. Freestanding.
+//
+// Which thread wrote a record: chunk_reader.hpp tells it by chunk (chunk mode), and
+// memtrace_reader.hpp by the memtrace tracers' slots and THREAD records; both are hosted.
 #ifndef TRACEBUF_READER_HPP
 #define TRACEBUF_READER_HPP
 

@@ -21,13 +21,19 @@ inline constexpr std::size_t record_header_size = 4;
 /// The largest `length` the u16 field can hold, whatever Traits::max_record_size says.
 inline constexpr std::size_t record_length_limit = 0xffff;
 
-/// Tags that tracebuf itself writes. A host chooses every other non-zero tag.
+/// Tags that tracebuf itself writes. tracebuf reserves 0xfff0-0xffff: the two below and
+/// those still to come (ordered mode's chunk and stamp records). A host chooses any other
+/// non-zero tag; a reader skips a reserved tag it does not know by its length.
 namespace tags {
+inline constexpr std::uint16_t library_first = 0xfff0;
 /// Fills the bytes of a reservation that the host chose not to use (see write_padding).
 inline constexpr std::uint16_t padding = 0xffff;
 /// Starts a chunk (chunk_writer.hpp): payload chunk_header.
 inline constexpr std::uint16_t chunk = 0xfffe;
 } // namespace tags
+
+/// True for a tag in tracebuf's own range (tags::library_first and up).
+constexpr bool is_library_tag(std::uint16_t tag) noexcept { return tag >= tags::library_first; }
 
 /// The payload of a tags::chunk record. A chunk is `bytes` bytes from the start of this
 /// record: its records all belong to the thread (pid, tid), which wrote them in order, and

@@ -3,12 +3,14 @@
 // memcpy and memset. It instantiates every code path of the core: the parallel protocol
 // (with a spin-only wait policy, the simplest freestanding one), with idle producers, chunk
 // mode and double buffering, both writers, and the serialized host, with the atomics policy
-// given by TRACEBUF_FREESTANDING_STD_ATOMICS.
+// given by TRACEBUF_FREESTANDING_STD_ATOMICS; and the HEADER, SUMMARY and MMAP writing both
+// tracers share (memtrace.hpp).
 #include <tracebuf/chunk_writer.hpp>
 #include <tracebuf/policies.hpp>
 #include <tracebuf/record_writer.hpp>
 #include <tracebuf/trace_buffer.hpp>
 #include <tracebuf/detail/cpu_relax.hpp>
+#include <tracebuf/memtrace.hpp>
 #include <tracebuf/reader.hpp>
 #include <tracebuf/sink_callback.hpp>
 #include <tracebuf/wait_serialized.hpp>
@@ -112,6 +114,24 @@ int exercise_record_writer(void* memory, unsigned long bytes, tracebuf::callback
     return failures;
 }
 
+// The records the tracers write at start and exit, as the Valgrind tool writes them.
+int exercise_memtrace_records(void* memory, unsigned long bytes, tracebuf::callback_sink::function fn) {
+    valgrind_buffer buf(memory, bytes, tracebuf::callback_sink(fn, nullptr));
+    std::uint8_t id[16] = {};
+    tracebuf::memtrace::mix_trace_id(id, bytes, reinterpret_cast<unsigned long>(memory));
+    int failures = tracebuf::memtrace::write_header(buf, tracebuf::memtrace::em_x86_64, id) != tracebuf::errc::ok;
+    tracebuf::producer p;
+    failures += buf.register_thread(p) != tracebuf::errc::ok;
+    const tracebuf::memtrace::mmap_payload m{0, 0x400000, 0x401000, tracebuf::memtrace::mmap_exec, 0, 1, 2};
+    void* mmap_at = buf.reserve_record(p, tracebuf::memtrace::mmap, tracebuf::memtrace::mmap_payload_size(7));
+    if (mmap_at != nullptr) tracebuf::memtrace::put_mmap_payload(mmap_at, m, "/bin/ls", 7);
+    failures += !tracebuf::memtrace::write_summary(
+        [&](std::uint16_t tag, std::size_t n) { return buf.reserve_record(p, tag, n); }, 300,
+        [](std::uint32_t i) { return tracebuf::memtrace::summary_entry{i, 1000 + i, 5}; });
+    failures += buf.unregister_thread(p) != tracebuf::errc::ok;
+    return failures + (buf.drain() != tracebuf::errc::ok);
+}
+
 } // namespace
 
 // Per-thread handles in static storage, as a Valgrind tool keeps them: constant-initialised
@@ -127,5 +147,6 @@ extern "C" int tracebuf_freestanding_parallel(void* memory, unsigned long bytes,
 extern "C" int tracebuf_freestanding_serialized(void* memory, unsigned long bytes,
                                                 tracebuf::callback_sink::function fn) {
     return exercise<valgrind_buffer>(memory, bytes, fn) + exercise_record_writer<valgrind_buffer>(memory, bytes, fn) +
+           exercise_memtrace_records(memory, bytes, fn) +
            static_cast<int>(thread_handles[3].state());
 }

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # The QEMU tracer end to end: a program runs natively and under tracebuf-qemu; its output
-# must be identical, and tracebuf-dump --verify must find every record valid and the
-# per-thread counts equal to the plugin's own summary.
-#   test_qemu.sh guest WRAPPER DUMP WORKDIR GUEST     (the multi-threaded test program)
-#   test_qemu.sh xz    WRAPPER DUMP WORKDIR           (xz -T4, which nobody here wrote)
-#   test_qemu.sh baselines WRAPPER DUMP WORKDIR GUEST (the benchmark's peer plugins)
+# must be identical, tracebuf-dump --verify must find every record valid and the
+# per-thread counts equal to the plugin's own summary, and the trace's export for memtrace
+# (all threads, and one) must keep memtrace's reader rules (MEMTRACE_CHECK). The trace has a
+# trace id, numbers instructions from 1, and its MMAP records cover every instruction's pc.
+#   test_qemu.sh guest WRAPPER DUMP MEMTRACE_CHECK WORKDIR GUEST     (the multi-threaded test program)
+#   test_qemu.sh xz    WRAPPER DUMP MEMTRACE_CHECK WORKDIR           (xz -T4, which nobody here wrote)
+#   test_qemu.sh baselines WRAPPER DUMP MEMTRACE_CHECK WORKDIR GUEST (the benchmark's peer plugins)
 # TRACEBUF_TEST_MODE picks the plugin's mode: record (default), chunk, double, chunk-double;
 # TRACEBUF_TEST_DIRECT=1 writes the trace with O_DIRECT (the plugin's direct=1);
 # TRACEBUF_TEST_REPEAT runs the guest program that many times (a lost wake-up in the idle
 # protocol once showed up as a hang in one run of five). Every traced run has a time limit,
 # so that a hang fails the test in minutes, not at ctest's timeout.
 set -u
-mode=$1 wrapper=$2 dump=$3 dir=$4
+mode=$1 wrapper=$2 dump=$3 memtrace_check=$4 dir=$5
 plugin_mode=${TRACEBUF_TEST_MODE:-record}
 # The guest test's buffer: 64 KiB, or 2 x 64 KiB double-buffered; 4 KiB chunks, so that
 # each of the guest's threads has chunks to fill in it.
@@ -32,7 +34,7 @@ summary_field() { sed -n "s/^  $1: \\([0-9]*\\).*/\\1/p" "$dir/stderr.txt"; }
 
 case "$mode" in
 guest)
-  guest=$5
+  guest=$6
   "$guest" > "$dir/native.txt" || bad "native run failed"
   # A 64 KiB buffer: hundreds of flushes while threads block, come and go, and fork.
   for run in $(seq 1 "${TRACEBUF_TEST_REPEAT:-1}"); do
@@ -69,7 +71,7 @@ xz)
   ;;
 baselines)
   # The benchmark's peer plugins still load, run the program unchanged and write records.
-  guest=$5 base=$(dirname "$wrapper")/libbaseline_qemu.so
+  guest=$6 base=$(dirname "$wrapper")/libbaseline_qemu.so
   "$guest" > "$dir/native.txt" || bad "native run failed"
   for s in count mutex private; do
     rm -f "$dir"/base.trace*
@@ -86,13 +88,38 @@ baselines)
   [ "$fail" -eq 0 ]
   exit
   ;;
-*) echo "usage: test_qemu.sh guest|xz|baselines WRAPPER DUMP WORKDIR [GUEST]"; exit 2 ;;
+*) echo "usage: test_qemu.sh guest|xz|baselines WRAPPER DUMP MEMTRACE_CHECK WORKDIR [GUEST]"; exit 2 ;;
 esac
 
 "$dump" --verify "$trace" > "$dir/verify.txt" && ok || { bad "tracebuf-dump --verify"; cat "$dir/verify.txt"; }
 grep -q "^verify: .* match$" "$dir/verify.txt" && ok || bad "no matching verify line"
+grep -q "^header: machine 62, trace id [0-9a-f]\{32\}$" "$dir/verify.txt" && ! grep -q "trace id 0\{32\}" "$dir/verify.txt" \
+  && ok || bad "no trace id in the HEADER"
+grep -q "^instructions: [0-9]* INSN records, insn_seq 1 to" "$dir/verify.txt" && ok || bad "insn_seq does not start at 1"
 cat "$dir/stderr.txt"
 grep "^verify:" "$dir/verify.txt"
+# For memtrace: every thread merged, then the first thread alone. The merged export holds
+# every LOAD and STORE of the trace (summed over the slots: LOAD, LOAD[3], ...).
+loads=$(awk '$2 ~ /^LOAD(\[|$)/ { s += $3 } END { print s + 0 }' "$dir/verify.txt")
+stores=$(awk '$2 ~ /^STORE(\[|$)/ { s += $3 } END { print s + 0 }' "$dir/verify.txt")
+for selection in all 0; do
+  export=$dir/$mode.memtrace thread_option=()
+  [ "$selection" = all ] || thread_option=(--thread="$selection")
+  if "$dump" --export-memtrace="$export" "${thread_option[@]}" "$trace" > "$dir/export.txt" 2>&1; then
+    ok
+    "$memtrace_check" --pcs-mapped "$export" > "$dir/check.txt" && ok || bad "export ($selection) breaks memtrace's rules: $(cat "$dir/check.txt")"
+    if [ "$selection" = all ]; then
+      grep -q " $loads LOAD, $stores STORE," "$dir/check.txt" && ok || bad "the export lost records: trace $loads LOAD, $stores STORE"
+    fi
+    cat "$dir/export.txt" "$dir/check.txt"
+  else
+    bad "export ($selection) failed: $(cat "$dir/export.txt")"
+  fi
+  rm -f "$export"
+done
+if [ "$plugin_mode" = chunk ] || [ "$plugin_mode" = chunk-double ]; then
+  grep -q "warning: a chunk-mode trace" "$dir/export.txt" && ok || bad "no chunk-order warning from the export"
+fi
 rm -f "$trace"   # traces run to gigabytes
 if [ "$plugin_mode" = chunk ] || [ "$plugin_mode" = chunk-double ]; then
   grep -q "^verify: [1-9][0-9]* chunks, 0 faults" "$dir/verify.txt" && ok || bad "no chunks, or chunk faults"

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include <tracebuf/chunk_reader.hpp>
 #include <tracebuf/tracebuf.hpp>
 
 namespace tracebuf_test {
@@ -81,7 +82,7 @@ inline void write_stress_record(unsigned char* at, std::size_t payload_size, std
 class verifier {
 public:
     explicit verifier(std::size_t max_threads, bool chunked = false)
-        : next_seq_(max_threads, 0), next_chunk_(max_threads, 0), chunked_(chunked) {}
+        : next_seq_(max_threads, 0), chunked_(chunked) {}
 
     static int sink_write(void* self, const void* data, std::size_t size) {
         return static_cast<verifier*>(self)->check_flush(static_cast<const unsigned char*>(data), size);
@@ -92,8 +93,6 @@ public:
         ++flushes_;
         bytes_ += size;
         std::vector<unsigned char> expect(4096);
-        std::size_t chunk_end = 0;          // chunk mode: the open chunk in this flush
-        std::uint32_t chunk_owner = 0;
         const tracebuf::scan_result r = tracebuf::scan_records(data, size, 4096,
             [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
                 if (tag == tracebuf::tags::padding) {
@@ -101,19 +100,12 @@ public:
                     return;
                 }
                 if (tag == tracebuf::tags::chunk) {
-                    if (!chunked_ || n != sizeof(tracebuf::chunk_header)) return fail("unexpected chunk record");
-                    if (offset < chunk_end) return fail("chunk inside a chunk");
-                    tracebuf::chunk_header h;
-                    std::memcpy(&h, payload, sizeof h);
-                    if (h.tid >= next_chunk_.size() || h.pid != stress_tag) return fail("bad chunk owner");
-                    if (h.sequence != next_chunk_[h.tid])
-                        return fail("thread " + std::to_string(h.tid) + ": chunk " + std::to_string(h.sequence) +
-                                    ", expected " + std::to_string(next_chunk_[h.tid]));
-                    ++next_chunk_[h.tid];
-                    chunk_end = offset + h.bytes;
-                    chunk_owner = h.tid;
-                    if (chunk_end > size) return fail("chunk cut by a flush");
-                    ++chunks_;
+                    if (!chunked_) return fail("unexpected chunk record");
+                    const tracebuf::chunk_fault f = chunks_.open(payload, n, offset);
+                    const tracebuf::chunk_header& h = chunks_.last_chunk();
+                    if (f != tracebuf::chunk_fault::none)
+                        return fail(std::string(tracebuf::to_string(f)) + " (thread " + std::to_string(h.tid) + ")");
+                    if (h.tid >= next_seq_.size() || h.pid != stress_tag) return fail("bad chunk owner");
                     return;
                 }
                 if (tag != stress_tag || n < stress_fixed) return fail("foreign record");
@@ -122,7 +114,7 @@ public:
                 std::memcpy(&seq, payload + 4, 4);
                 std::memcpy(&sum, payload + 8, 4);
                 if (thread >= next_seq_.size()) return fail("thread id out of range");
-                if (chunked_ && (offset >= chunk_end || thread != chunk_owner))
+                if (chunked_ && chunks_.check_record(offset, thread) != tracebuf::chunk_fault::none)
                     return fail("record of thread " + std::to_string(thread) + " outside its chunk");
                 if (seq != next_seq_[thread])
                     return fail("thread " + std::to_string(thread) + ": seq " + std::to_string(seq) +
@@ -135,6 +127,7 @@ public:
                 if (checksum(thread, seq, body, body_size) != sum) return fail("checksum differs");
                 ++records_;
             });
+        if (chunks_.end_range(size) != tracebuf::chunk_fault::none) fail("chunk cut by a flush");
         if (!r.ok())
             fail(std::string("bad record in flush ") + std::to_string(flushes_) + " at offset " +
                  std::to_string(r.valid_bytes) + " of " + std::to_string(size) + ": " +
@@ -148,7 +141,7 @@ public:
     std::uint64_t flushes() const { return flushes_; }
     std::uint64_t bytes() const { return bytes_; }
     std::uint64_t padding() const { return padding_; }
-    std::uint64_t chunks() const { return chunks_; }
+    std::uint64_t chunks() const { return chunks_.chunks(); }
     std::uint32_t next_seq(std::size_t thread) const { return next_seq_[thread]; }
     std::uint64_t failures() const { return failures_; }
     const std::string& first_failure() const { return first_failure_; }
@@ -161,10 +154,10 @@ private:
     // Touched only by the flusher of the moment; flushes are ordered by the protocol
     // (and in_flush_ detects it if they are not).
     std::vector<std::uint32_t> next_seq_;
-    std::vector<std::uint64_t> next_chunk_;
+    tracebuf::chunk_checker chunks_{tracebuf::chunk_checker::restart::forbidden}; // ids are unique here
     bool chunked_;
     std::atomic<bool> in_flush_{false};
-    std::uint64_t records_ = 0, flushes_ = 0, bytes_ = 0, padding_ = 0, chunks_ = 0, failures_ = 0;
+    std::uint64_t records_ = 0, flushes_ = 0, bytes_ = 0, padding_ = 0, failures_ = 0;
     std::string first_failure_;
 };
 

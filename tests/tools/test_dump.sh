@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # End to end: the native example writes a trace, tracebuf-dump validates it; then
 # tracebuf-dump must reject damaged copies (a hole, a truncated record, a bad length) with
-# exit status 1, and usage or I/O errors with 2.
-# usage: test_dump.sh TRACE_WORKERS TRACEBUF_DUMP WORKDIR
+# exit status 1, and usage or I/O errors with 2. A hand-made trace with THREAD and SUMMARY's
+# old tags must verify and export; --export-memtrace must pass memtrace_check, and leave no
+# file behind when the trace is bad.
+# usage: test_dump.sh TRACE_WORKERS TRACEBUF_DUMP MEMTRACE_CHECK WORKDIR
 set -u
-workers=$1 dump=$2 dir=$3
+workers=$1 dump=$2 memtrace_check=$3 dir=$4
 mkdir -p "$dir"
 pass=0 fail=0
 check() { # description, expected status, command...
@@ -56,6 +58,52 @@ check "an empty trace is valid" 0 "$dump" "$dir/empty.trace"
 check "missing file" 2 "$dump" "$dir/does-not-exist"
 check "no arguments" 2 "$dump"
 check "bad option" 2 "$dump" --frobnicate "$trace"
+
+# ---- a hand-made trace with the old THREAD (0x4d52) and SUMMARY (0x4d53) tags ----
+# le VALUE BYTES: VALUE little-endian; record TAG PAYLOAD_BYTES FIELDS...: a record, padded.
+le() { local out="" i; for ((i = 0; i < $2; i++)); do out+=$(printf '\\x%02x' $(( ($1 >> (8 * i)) & 0xff ))); done; printf "$out"; }
+record() {
+  local tag=$1 n=$2; shift 2
+  le "$tag" 2; le $((4 + n)) 2
+  while [ $# -gt 0 ]; do le "$1" "$2"; shift 2; done
+  local pad=$(( (8 - (4 + n) % 8) % 8 )); [ "$pad" -gt 0 ] && le 0 "$pad"
+}
+old=$dir/old-tags.trace
+{
+  record 0x4d38 20 62 2 0 2 0x1122334455667788 8 0x99aabbccddeeff00 8   # HEADER, a trace id
+  record 0x4d52 12 77 4 78 4 0 4                                        # THREAD pid 77 tid 78 serial 0
+  record 0x4d44 14 0 4 0x401000 8 0 1 0x90 1                            # INSN seq 0 (old traces count from 0)
+  record 0x4d47 4 0 4                                                   # INSN_EXEC
+  record 0x4d41 20 0 4 0x7000 8 42 8                                    # LOAD of 42
+  record 0x4e52 12 77 4 79 4 1 4                                        # THREAD in slot 1: tid 79, serial 1
+  record 0x4e47 4 0 4                                                   # slot 1: INSN_EXEC of the same insn
+  record 0x4d53 40 2 4 2 4 0 4 78 4 4 8 1 4 79 4 2 8                    # SUMMARY: 2 of 2; 4 and 2 records
+} > "$old"
+check "dump verifies a trace with the old tags" 0 "$dump" --verify "$old"
+grep_out "old tags noted" "^note: 3 THREAD and SUMMARY records with the old tags"
+grep_out "old THREAD named" "THREAD-OLD"
+grep_out "old-tag counts match" "^verify: 2 threads, 6 records attributed, summary 6: match$"
+rm -f "$dir/old.memtrace"
+check "the old-tag trace exports" 0 "$dump" --export-memtrace="$dir/old.memtrace" "$old"
+grep_out "export counts" "2 executions, 2 instructions (1 second numbers)"
+check "its export keeps memtrace's rules" 0 "$memtrace_check" "$dir/old.memtrace"
+grep_out "both executions, two numbers" "ok: 6 records, 2 INSN, 2 executions, 1 LOAD"
+check "--thread=1 exports one thread" 0 "$dump" --export-memtrace="$dir/old1.memtrace" --thread=1 "$old"
+check "its export keeps memtrace's rules" 0 "$memtrace_check" "$dir/old1.memtrace"
+grep_out "one execution" "ok: 3 records, 1 INSN, 1 executions, 0 LOAD"
+
+# ---- bad input to the export: exit 1, the offset named, nothing left behind ----
+check "a trace without a HEADER is not exported" 1 "$dump" --export-memtrace="$dir/bad.memtrace" "$trace"
+grep_out "the reason, with its offset" "offset 0: the trace does not start with a HEADER record; no export written"
+head -c $(( $(stat -c %s "$old") - 4 )) "$old" > "$dir/old-truncated.trace"
+check "a truncated trace is not exported" 1 "$dump" --export-memtrace="$dir/bad.memtrace" "$dir/old-truncated.trace"
+grep_out "truncation at the last record" "offset 120: record runs past the end"
+[ ! -e "$dir/bad.memtrace" ] && ok_files=1 || ok_files=0
+ls "$dir"/*.partial-* > /dev/null 2>&1 && ok_files=0
+if [ "$ok_files" = 1 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: a failed export left a file"; fi
+check "--thread needs --export-memtrace" 2 "$dump" --thread=1 "$old"
+check "--export-memtrace with --verify is refused" 2 "$dump" --verify --export-memtrace="$dir/x" "$old"
+check "the export would overwrite its input" 2 "$dump" --export-memtrace="$old" "$old"
 
 echo "tracebuf-dump: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

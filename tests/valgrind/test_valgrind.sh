@@ -2,11 +2,14 @@
 # The Valgrind tool end to end: a program's output must be identical under the tool,
 # tracebuf-dump --verify must pass, and the LOAD and STORE records in the trace must equal
 # the loads and stores the tool counted with a second, separate counter (--check-counts)
-# and, with COMPARE_LACKEY=1 (deterministic programs), lackey's detailed counts.
-#   test_valgrind.sh TOOL_DIR DUMP WORKDIR NAME BUFFER PROGRAM ARGS...
+# and, with COMPARE_LACKEY=1 (deterministic programs), lackey's detailed counts. The trace's
+# export for memtrace must keep memtrace's reader rules (MEMTRACE_CHECK) and hold every
+# LOAD and STORE of the trace. The trace has a trace id, numbers instructions from 1, and its
+# MMAP records cover every instruction's pc.
+#   test_valgrind.sh TOOL_DIR DUMP MEMTRACE_CHECK WORKDIR NAME BUFFER PROGRAM ARGS...
 set -u
-tool_dir=$1 dump=$2 dir=$3 name=$4 buffer=$5
-shift 5
+tool_dir=$1 dump=$2 memtrace_check=$3 dir=$4 name=$5 buffer=$6
+shift 6
 mkdir -p "$dir"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
@@ -21,6 +24,9 @@ trace=$dir/$name.trace
   > "$dir/$name.traced" 2> "$dir/$name.stderr" && ok || bad "traced run failed: $(cat "$dir/$name.stderr")"
 cmp -s "$dir/$name.native" "$dir/$name.traced" && ok || bad "output differs under the tool"
 "$dump" --verify "$trace" > "$dir/$name.verify" && ok || { bad "tracebuf-dump --verify"; cat "$dir/$name.verify"; }
+grep -q "^header: machine 62, trace id [0-9a-f]\{32\}$" "$dir/$name.verify" && ! grep -q "trace id 0\{32\}" "$dir/$name.verify" \
+  && ok || bad "no trace id in the HEADER"
+grep -q "^instructions: [0-9]* INSN records, insn_seq 1 to" "$dir/$name.verify" && ok || bad "insn_seq does not start at 1"
 
 # Records by type, summed over every thread slot (the name column is LOAD, LOAD[3], ...).
 loads=$(awk '$2 ~ /^LOAD(\[|$)/ { s += $3 } END { print s + 0 }' "$dir/$name.verify")
@@ -29,6 +35,19 @@ read -r exec_loads exec_stores < <(sed -n 's/.*executed loads \([0-9]*\) stores 
 [ "$loads" = "${exec_loads:-x}" ] && ok || bad "LOAD records $loads, loads executed ${exec_loads:-?}"
 [ "$stores" = "${exec_stores:-x}" ] && ok || bad "STORE records $stores, stores executed ${exec_stores:-?}"
 flushes=$(sed -n 's/.* \([0-9]*\) flushes.*/\1/p' "$dir/$name.stderr")
+
+export=$dir/$name.memtrace
+if "$dump" --export-memtrace="$export" "$trace" > "$dir/$name.export" 2>&1; then
+  ok
+  "$memtrace_check" --pcs-mapped "$export" > "$dir/$name.check" && ok || bad "the export breaks memtrace's rules: $(cat "$dir/$name.check")"
+  read -r checked_loads checked_stores < <(sed -n 's/.* \([0-9]*\) LOAD, \([0-9]*\) STORE.*/\1 \2/p' "$dir/$name.check")
+  [ "${checked_loads:-x} ${checked_stores:-x}" = "$loads $stores" ] && ok ||
+    bad "the export holds ${checked_loads:-?} LOAD and ${checked_stores:-?} STORE, the trace $loads and $stores"
+  cat "$dir/$name.export" "$dir/$name.check"
+else
+  bad "export failed: $(cat "$dir/$name.export")"
+fi
+rm -f "$export"
 
 # A deterministic program also runs under lackey. Its --detailed-counts loads and stores
 # (Iex_Load, LoadG, Store, StoreG, and CAS as one of each) are the same things the tool

@@ -1,0 +1,168 @@
+// The reader API: thread attribution by slot and THREAD record, by chunk, old tags, and each
+// chunk fault.
+#define BOOST_TEST_MODULE trace_reader
+#include <boost/test/unit_test.hpp>
+
+#include <cstdint>
+#include <ostream>
+#include <vector>
+
+#include <tracebuf/chunk_reader.hpp>
+#include <tracebuf/memtrace_reader.hpp>
+
+#include "support/trace_builder.hpp"
+
+namespace tracebuf {
+std::ostream& operator<<(std::ostream& os, chunk_fault f) { return os << to_string(f); }
+} // namespace tracebuf
+
+namespace mt = tracebuf::memtrace;
+using tracebuf::chunk_fault;
+using tracebuf_test::trace_builder;
+
+namespace {
+
+// The records, with the pointers that are valid only during the walk cleared.
+std::vector<mt::attributed_record> read_all(const trace_builder& t) {
+    std::vector<mt::attributed_record> out;
+    mt::read_trace(t.bytes().data(), t.size(), [&](const mt::attributed_record& a) {
+        mt::attributed_record copy = a;
+        copy.thread = nullptr;
+        copy.chunk = nullptr;
+        out.push_back(copy);
+    });
+    return out;
+}
+
+// The serial each record is attributed to, -1 for none, read during the walk.
+std::vector<long> serials(const trace_builder& t) {
+    std::vector<long> out;
+    mt::read_trace(t.bytes().data(), t.size(), [&](const mt::attributed_record& a) {
+        out.push_back(a.thread == nullptr ? -1 : static_cast<long>(a.thread->serial));
+    });
+    return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(slots_map_to_the_threads_of_their_thread_records) {
+    trace_builder t;
+    t.header().thread(0, 100, 0).thread(3, 101, 1).exec(3, 1).load(0, 1, 0x10).thread(3, 102, 2).store(3, 1, 0x20);
+    t.load(7, 1, 0x30); // slot 7: no THREAD record
+    t.summary({{0, 100, 2}, {1, 101, 2}, {2, 102, 2}});
+    BOOST_TEST(serials(t) == (std::vector<long>{-1, 0, 1, 1, 0, 2, 2, -1, -1}), boost::test_tools::per_element());
+    const auto records = read_all(t);
+    BOOST_TEST(records[3].type == mt::insn_exec);
+    BOOST_TEST(records[3].slot == 3u);
+    BOOST_TEST(records[3].tag == mt::tag_in_slot(mt::insn_exec, 3));
+    BOOST_TEST(records[8].type == mt::summary);
+}
+
+BOOST_AUTO_TEST_CASE(old_thread_and_summary_tags_read_as_thread_and_summary) {
+    trace_builder t;
+    t.header().thread(0, 100, 0, mt::legacy_thread).thread(5, 101, 1, mt::legacy_thread).load(5, 1, 0x10);
+    t.summary({{0, 100, 1}, {1, 101, 2}}, mt::legacy_summary);
+    mt::trace_reader reader;
+    std::vector<long> seen;
+    const tracebuf::scan_result r = tracebuf::scan_records(t.bytes().data(), t.size(), 4096,
+        [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
+            const mt::attributed_record a = reader.read(tag, payload, n, offset);
+            seen.push_back(a.thread == nullptr ? -1 : static_cast<long>(a.thread->serial));
+            if (tag == mt::tag_in_slot(mt::legacy_thread, 5)) BOOST_TEST(a.type == mt::thread);
+            if (tag == mt::legacy_summary) BOOST_TEST(a.type == mt::summary);
+        });
+    BOOST_REQUIRE(r.ok());
+    BOOST_TEST(seen == (std::vector<long>{-1, 0, 1, 1, -1}), boost::test_tools::per_element());
+    BOOST_TEST(reader.legacy_records() == 3u);
+    BOOST_REQUIRE(reader.summary_entries().size() == 2u);
+    BOOST_TEST(reader.summary_entries()[1].records == 2u);
+    BOOST_TEST(reader.summary_total() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(header_summary_and_mmap_belong_to_no_thread) {
+    trace_builder t;
+    std::vector<unsigned char> m(mt::mmap_payload_size(4));
+    mt::put_mmap_payload(m.data(), mt::mmap_payload{0, 0x1000, 0x2000, mt::mmap_read, 0, 1, 2}, "/lib", 4);
+    t.header();
+    const std::size_t chunk = t.size();
+    t.chunk(101, 112, 0).thread(3, 101, 1).record(mt::mmap, 0, m.data(), m.size());
+    BOOST_REQUIRE(t.size() < chunk + 112);
+    t.pad_to(chunk + 112).summary({{1, 101, 1}});
+    std::vector<long> seen;
+    std::vector<chunk_fault> faults;
+    mt::read_trace(t.bytes().data(), t.size(), [&](const mt::attributed_record& a) {
+        seen.push_back(a.thread == nullptr ? -1 : static_cast<long>(a.thread->serial));
+        faults.push_back(a.fault);
+    });
+    // header, chunk, thread, mmap (slot 0 inside thread 101's chunk: no fault), padding, summary
+    BOOST_TEST(seen == (std::vector<long>{-1, -1, 1, -1, -1, -1}), boost::test_tools::per_element());
+    for (chunk_fault f : faults) BOOST_TEST(f == chunk_fault::none);
+    BOOST_TEST(mt::is_trace_wide(mt::mmap));
+    BOOST_TEST(!mt::is_trace_wide(mt::thread));
+}
+
+BOOST_AUTO_TEST_CASE(a_short_thread_record_is_malformed_and_maps_nothing) {
+    trace_builder t;
+    const std::uint32_t pid_only = 1;
+    t.header().record(mt::thread, 2, &pid_only, sizeof pid_only).load(2, 1, 0x10);
+    const auto records = read_all(t);
+    BOOST_TEST(records[1].malformed);
+    BOOST_TEST(serials(t)[2] == -1);
+}
+
+BOOST_AUTO_TEST_CASE(records_inside_a_chunk_belong_to_its_thread) {
+    trace_builder t;
+    t.header();
+    const std::size_t first = t.size();
+    t.chunk(100, 64, 0).thread(0, 100, 0).exec(0, 1).pad_to(first + 64);
+    t.chunk(101, 48, 0).thread(1, 101, 1).pad_to(first + 64 + 48);
+    t.chunk(100, 72, 1).load(0, 1, 0x10).load(1, 1, 0x10); // slot 1 is thread 101: foreign
+    std::vector<chunk_fault> faults;
+    std::vector<long> chunk_tids;
+    const mt::read_result result = mt::read_trace(t.bytes().data(), t.size(), [&](const mt::attributed_record& r) {
+        faults.push_back(r.fault);
+        chunk_tids.push_back(r.chunk == nullptr ? -1 : static_cast<long>(r.chunk->tid));
+    });
+    BOOST_REQUIRE(result.scan.ok());
+    BOOST_TEST(chunk_tids == (std::vector<long>{-1, 100, 100, 100, 100, 101, 101, 101, 100, 100, 100}),
+               boost::test_tools::per_element());
+    BOOST_TEST(faults.back() == chunk_fault::foreign_record);
+    for (std::size_t i = 0; i + 1 < faults.size(); ++i) BOOST_TEST(faults[i] == chunk_fault::none);
+    BOOST_TEST(result.end == chunk_fault::none); // the last chunk ends where the data does
+}
+
+BOOST_AUTO_TEST_CASE(chunk_checker_finds_nested_out_of_sequence_and_cut_chunks) {
+    const tracebuf::chunk_header h0{1, 7, 64, 0}, h1{1, 7, 64, 1}, h3{1, 7, 64, 3}, restart{1, 7, 64, 0};
+    const auto bytes = [](const tracebuf::chunk_header& h) { return reinterpret_cast<const unsigned char*>(&h); };
+    {
+        tracebuf::chunk_checker c;
+        BOOST_TEST(c.open(bytes(h0), sizeof h0, 0) == chunk_fault::none);
+        BOOST_TEST(c.check_record(8, 7) == chunk_fault::none);
+        BOOST_TEST(c.check_record(8, 8) == chunk_fault::foreign_record);
+        BOOST_TEST(c.check_record(64, 7) == chunk_fault::outside_chunk);
+        BOOST_TEST(c.open(bytes(h1), sizeof h1, 56) == chunk_fault::nested);
+    }
+    {
+        tracebuf::chunk_checker c;
+        BOOST_TEST(c.open(bytes(h0), sizeof h0, 0) == chunk_fault::none);
+        BOOST_TEST(c.open(bytes(h3), sizeof h3, 64) == chunk_fault::out_of_sequence);
+        BOOST_TEST(c.open(bytes(restart), sizeof restart, 128) == chunk_fault::none); // a new thread, same tid
+        BOOST_TEST(c.end_range(190) == chunk_fault::cut);
+        BOOST_TEST(c.chunks() == 3u);
+    }
+    {
+        tracebuf::chunk_checker c(tracebuf::chunk_checker::restart::forbidden);
+        BOOST_TEST(c.open(bytes(h0), sizeof h0, 0) == chunk_fault::none);
+        BOOST_TEST(c.open(bytes(restart), sizeof restart, 64) == chunk_fault::out_of_sequence);
+        BOOST_TEST(c.end_range(128) == chunk_fault::none);
+        // A new range: offsets start again, the numbers carry on.
+        BOOST_TEST(c.open(bytes(h1), sizeof h1, 0) == chunk_fault::none);
+        BOOST_TEST(c.chunk_at(8)->sequence == 1u);
+    }
+    {
+        tracebuf::chunk_checker c;
+        const tracebuf::chunk_header tiny{1, 7, 8, 0};
+        BOOST_TEST(c.open(bytes(tiny), sizeof tiny, 0) == chunk_fault::bad_header);
+        BOOST_TEST(c.open(bytes(h0), 12, 0) == chunk_fault::bad_header);
+    }
+}
