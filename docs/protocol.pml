@@ -34,6 +34,7 @@
  *   MUT_LEAVE_LOAD_STORE      ... go_offline and unregister likewise
  *   MUT_RECLAIM_LOAD_STORE    reclaim_idle stores online after its load, without a CAS
  *   MUT_PARK_WAITS_FLUSHING   a parked thread, too, returns once FLUSHING is clear
+ *   MUT_FLUSH_BASE_END        a flush request moves the space down by its position only
  * OLD_STEPBACK_WAIT with EPOCH_BITS=1 is the epoch-wrap bug itself.
  */
 
@@ -88,13 +89,11 @@ byte finished = 0;            /* producers done with their script */
 /* Reachability witnesses (-DWITNESS=mask): ghost bits for the events below; the drain
  * asserts that not all bits of the mask were seen, so pan reports a run in which they all
  * happened. Without WITNESS the ghosts do not exist. */
-#ifdef WITNESS
-#define SEEN(bit) seen = seen | (bit)
 #define W_FLUSH2        1     /* a second flush */
 #define W_FLUSH3        2     /* a third flush */
 #define W_CHAINED       4     /* a claim handed off past the end again: it leads or re-parks */
 #define W_REPARKED      8     /* ... and parks again */
-#define W_STEPBACK     16     /* enter_online saw FLUSHING and stepped back */
+#define W_STEPBACK     16     /* go_online saw FLUSHING and stepped back */
 #define W_TAKEOVER     32     /* a flusher took an idle producer over */
 #define W_NUDGE        64     /* idle saw WAITING and nudged */
 #define W_BUSY_TAKEN  128     /* busy found its slot taken */
@@ -102,6 +101,11 @@ byte finished = 0;            /* producers done with their script */
 #define W_OFFLINE_TAKEN 512   /* go_offline found its slot taken */
 #define W_WRAP       1024     /* the epoch wrapped */
 #define W_UNREG_TAKEN 2048    /* unregister found its slot taken */
+#define W_STEPBACK_REGISTER 4096   /* register_thread stepped back */
+#define W_STEPBACK_BUSY 8192  /* busy, after a take-over, stepped back */
+#define W_FLUSH_REQUEST 16384 /* a flush request led its flush */
+#ifdef WITNESS
+#define SEEN(bit) seen = seen | (bit)
 short seen = 0;
 byte flushes = 0;
 #else
@@ -168,7 +172,7 @@ inline await_release(e) {
 
 /* enter_online: fetch_add(S, 1) acquire; if FLUSHING was set, step back and wait until the
  * flush is over: FLUSHING clear or the epoch changed (OLD_STEPBACK_WAIT: epoch only). */
-inline enter_online() {
+inline enter_online(why) {
     do
     :: d_step { old = S; S = (S + 1) & SMASK }
        if
@@ -180,7 +184,7 @@ inline enter_online() {
        :: else ->
           e = old >> ESHIFT;
           leave_online();
-          SEEN(W_STEPBACK);
+          SEEN(why);
           do
           :: s = S;
              if
@@ -223,8 +227,8 @@ inline write_cells(from, width) {
     }
 }
 
-/* flush_barrier::write_out of [0, end), then the zeroing: every cell below end is complete,
- * nothing above it was written (it belongs to the crossing or to parked claims). */
+/* flush_barrier::write_out of [0, upto), then the zeroing: every cell below is complete,
+ * none above was written (those belong to the crossing claim or to parked ones). */
 inline write_out(upto) {
     d_step {
         i = 0;
@@ -314,8 +318,8 @@ inline await_quiescence() {
     s = 0
 }
 
-/* flush_barrier::lead(end = pos, base = pos) with the inline (single buffer) write-out. */
-inline lead() {
+/* flush_barrier::lead(end = pos, base) with the inline (single buffer) write-out. */
+inline lead(base) {
     await_quiescence();
     write_out(pos);
 #ifdef WITNESS
@@ -326,9 +330,9 @@ inline lead() {
         if :: flushes >= (1 << EPOCH_BITS) -> SEEN(W_WRAP) :: else -> skip fi
     }
 #endif
-    B = pos;
+    B = (base);
 #ifndef MUT_NO_MOVE_DOWN
-    d_step { P = P - pos }                          /* arena::rebase */
+    d_step { P = P - (base) }                       /* arena::rebase */
 #endif
     d_step { k = K; K = 0 }                         /* take_parked */
 #ifdef MUT_RELEASE_NOTIFY_FIRST
@@ -368,16 +372,35 @@ inline reserve(nn) {
     d_step { pos = P; P = P + n }
     do
     :: pos + n <= CAP -> break
-    :: pos + n > CAP && pos <= CAP -> lead()
+    :: pos + n > CAP && pos <= CAP -> lead(pos)
     :: pos > CAP -> park()
     od
+}
+
+/* flush_barrier::flush: a claim of CAP + 1 that never fits. It leads once it crosses, and
+ * the move-down skips its own bytes (MUT_FLUSH_BASE_END: it does not). */
+inline flush_request() {
+    n = CAP + 1;
+    d_step { pos = P; P = P + n }
+    do
+    :: pos <= CAP ->
+#ifdef MUT_FLUSH_BASE_END
+       lead(pos);
+#else
+       lead(pos + n);
+#endif
+       SEEN(W_FLUSH_REQUEST);
+       break
+    :: pos > CAP -> park()
+    od;
+    n = 0
 }
 
 /* ---- producer calls (quiescence.hpp) -------------------------------------------------- */
 
 inline do_register() {
     I[me] = SL_ONLINE;                              /* claim_slot: CAS free -> online */
-    enter_online();
+    enter_online(W_STEPBACK_REGISTER);
     st = ST_ONLINE
 }
 
@@ -410,7 +433,7 @@ inline do_unregister() {
 }
 
 inline do_go_online() {
-    enter_online();
+    enter_online(W_STEPBACK);
     I[me] = SL_ONLINE;
     st = ST_ONLINE
 }
@@ -449,7 +472,7 @@ inline do_busy() {
     tk = (SLST(w) == SL_TAKEN);
     w = 0;
     if
-    :: tk -> SEEN(W_BUSY_TAKEN); enter_online()
+    :: tk -> SEEN(W_BUSY_TAKEN); enter_online(W_STEPBACK_BUSY)
     :: else -> skip
     fi;
     st = ST_ONLINE
@@ -480,7 +503,8 @@ inline do_reclaim_idle() {
 
 #define LOCALS  short old, s; byte pos, n, e, w, i, j, k, taken, st, tk
 
-/* Record mode with a syscall: two claims of 2 cells, offline and online between them. */
+/* Record mode with a syscall: two claims of 2 cells, offline and online between them, and
+ * an explicit flush before the second. */
 proctype Syscaller() {
     byte me = 0;
     LOCALS;
@@ -488,6 +512,7 @@ proctype Syscaller() {
     reserve(2); write_cells(pos, 2);
     do_go_offline();
     do_go_online();
+    flush_request();
     reserve(2); write_cells(pos, 2);
     do_unregister();
     finished++
