@@ -67,6 +67,11 @@ class arena {
 public:
     /// Positions at or above this mean the arena was closed by a final drain.
     static constexpr std::uint64_t closed_position = std::uint64_t{1} << 63;
+    /// Added to the position from a flush's move-down until just after its release: a claim
+    /// made then carries it (and goes to the slow path, which removes it), so a claim whose
+    /// thread was not online can tell the fresh space from the one being flushed
+    /// (docs/protocol.md, "A claim by a producer that is not online").
+    static constexpr std::uint64_t marked_position = std::uint64_t{1} << 62;
 
     /// `memory` must be 8-byte aligned and hold at least Traits::max_reservation bytes per
     /// buffer (two with buffering::double_buffer, which splits it in equal halves); a
@@ -116,10 +121,17 @@ public:
 
     // ---- For the flush barrier (no thread is online when these run) -----------------------
 
-    /// Moves the virtual space down by `base` after a flush. Returns the new position.
+    /// Moves the virtual space down by `base` after a flush, and marks it (marked_position)
+    /// until unmark(). Returns the new position, unmarked.
     std::uint64_t rebase(std::uint64_t base) noexcept {
         // relaxed: no thread is online; the quiescence counter's release publishes it.
-        return position_.fetch_sub(base, atomics::relaxed) - base;
+        return position_.fetch_add(marked_position - base, atomics::relaxed) - base;
+    }
+    /// Ends the marked window that rebase opened. By the flusher, after its release.
+    void unmark() noexcept {
+        // relaxed: a claim in the window and one after it differ only by the mark, which the
+        // slow path removes; the modification order of the position keeps them in order.
+        position_.fetch_sub(marked_position, atomics::relaxed);
     }
 
     /// A serialized host's flush: the fresh space holds only the flusher's own claim.

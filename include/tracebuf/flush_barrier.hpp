@@ -87,15 +87,13 @@ public:
     /// Precondition: `p` is online here and n is a multiple of 8 in [8, max_reservation].
     /// A claim that breaks it (a JIT host's bug: the fast path ran anyway) still completes
     /// the protocol, so that nobody waits for it forever, and is refused: errc::too_large or
-    /// errc::bad_size for a bad n (its bytes are skipped), not_online / not_registered /
+    /// errc::bad_size for a bad n (see settle_bad_size), not_online / not_registered /
     /// wrong_buffer for a producer not online here (see reserve_as_stranger).
     std::uint64_t reserve_slow(producer& p, std::uint64_t pos, std::uint64_t n) noexcept {
         if (TRACEBUF_UNLIKELY(!counter_.owns(p) || p.state_ != producer_state::online))
             return reserve_as_stranger(p, pos, n);
         if (TRACEBUF_UNLIKELY(n == 0 || n % record_alignment != 0 || n > Traits::max_reservation)) {
-            // Settled like a flush request: its bytes are skipped by the move-down, so the
-            // claims behind it keep their alignment and nothing oversized is ever placed.
-            settle(p, pos, n, /*skip_own_bytes=*/true);
+            settle_bad_size(p, pos, n);
             p.refuse(n == 0 || n % record_alignment != 0 ? errc::bad_size : errc::too_large);
             return invalid_position;
         }
@@ -140,22 +138,31 @@ public:
     }
 
 private:
+    // What settle returns for a claim whose bytes were skipped by the move-down.
+    static constexpr std::uint64_t skipped = invalid_position - 1;
+    // Handoff bases of the last flushes, by epoch: a parked claim of epoch e moves down by
+    // bases_[e % history]; a stranger's claim may have moved through several (below).
+    static constexpr std::uint32_t history = 8;
+
     // Resolves the reservation [pos, pos + n) of the current virtual space: returns a
-    // position that fits. A claim whose bytes are skipped (a flush request, or a claim too
-    // large to place) returns 0 once a flush has moved the space past it.
+    // position that fits. A claim whose bytes are skipped (skip_own_bytes: a flush request,
+    // or a claim no buffer can place) never fits; once it crossed the end and its flush
+    // moved the space past it, settle returns `skipped`.
     std::uint64_t settle(producer& p, std::uint64_t pos, std::uint64_t n, bool skip_own_bytes) noexcept {
         const std::uint64_t capacity = arena_.capacity();
+        if (pos >= arena_type::marked_position && pos < arena_type::closed_position)
+            pos -= arena_type::marked_position; // made in a flush's marked window (arena.hpp)
         for (;;) {
             if (pos >= arena_type::closed_position) {
                 p.refuse(errc::closed);
                 return invalid_position;
             }
-            if (!skip_own_bytes && pos + n <= capacity) return pos;
+            if (pos + n <= capacity) return pos;
             if (pos <= capacity) {
                 // This reservation crosses the end: valid data ends at pos, and we flush.
                 const std::uint64_t base = skip_own_bytes ? pos + n : pos;
                 lead(pos, base, skip_own_bytes ? 0 : n);
-                if (skip_own_bytes) return 0;
+                if (skip_own_bytes) return skipped;
                 pos -= base; // == 0, and n <= capacity: it fits
                 continue;
             }
@@ -168,11 +175,31 @@ private:
                 return invalid_position;
             } else {
                 parks_.fetch_add(1, atomics::relaxed);
-                counter_.await_release(counter_.park());
-                // relaxed: written before the flusher's release, which await_release acquired.
-                pos -= handoff_base_.load(atomics::relaxed);
+                const std::uint32_t epoch = counter_.park();
+                counter_.await_release(epoch);
+                // relaxed: written before the release of the flush of `epoch`, which
+                // await_release acquired; not overwritten before this thread leaves (I5).
+                pos -= bases_[epoch % history].load(atomics::relaxed);
             }
         }
+    }
+
+    // A claim of a size the fast path could not check, by a producer online here. It has
+    // bytes in the space whatever its size, so it is settled like any claim - lead if it
+    // crosses, park if it is parked - and then:
+    //   - larger than the buffer, or not a multiple of 8: it cannot be placed, so it is
+    //     settled like a flush request, its bytes skipped by the move-down (which also
+    //     realigns the claims behind it). A misaligned claim that fits where it lies cannot
+    //     be repaired: the claims behind it are misaligned until the next flush, and the
+    //     trace reads invalid there (docs/protocol.md);
+    //   - larger than a reservation but not than the buffer: placed, and covered with padding.
+    // n == 0 occupies nothing and needs nothing.
+    void settle_bad_size(producer& p, std::uint64_t pos, std::uint64_t n) noexcept {
+        if (n == 0) return;
+        const bool skip = n > arena_.capacity() || n % record_alignment != 0;
+        const std::uint64_t at = settle(p, pos, n, skip);
+        if (at != invalid_position && at != skipped && !skip)
+            write_padding(arena_.data() + at, static_cast<std::size_t>(n), Traits::max_record_size);
     }
 
     // The flusher's part. Valid data is [0, end); the virtual space moves down by base.
@@ -205,10 +232,12 @@ private:
             } else {
                 write_out(full, end);
             }
-            // relaxed: published by counter_.release (release), acquired by the parked threads.
-            handoff_base_.store(base, atomics::relaxed);
+            // relaxed: published by counter_.release (release), acquired by the parked threads
+            // and by any thread that comes online later.
+            bases_[counter_.epoch() % history].store(base, atomics::relaxed);
             arena_.rebase(base);
             counter_.release(counter_.take_parked() + 1);
+            arena_.unmark(); // before this thread can be waited for: the next flush needs it
             if (after_release) {
                 write_out(full, end);
                 finish_write_out();
@@ -247,46 +276,57 @@ private:
     }
 
     // reserve_slow by a producer that is not online here (a host bug, seen only on the JIT
-    // path, after the fetch_add). Its claim may be the one that crossed the end, or be
-    // moved down by a flush into the crossing place, so it must still settle it or every
-    // thread would wait forever. It does so under a temporary registration and covers the
-    // claim with padding, when it can tell which virtual space the claim is in: it takes the
-    // epoch current when it is called (the claim is older: a flush in progress then is
-    // assumed to have started before it), and after registering accepts that epoch (the
-    // claim stays where it is) or the next one (the flush moved it down by B). Further
-    // flushes, or a claim that fitted but whose flush already ran, leave the claim
-    // abandoned: nothing written (docs/protocol.md, "A claim by a producer that is not
-    // online").
+    // path, after the fetch_add). The claim has bytes in some virtual space: it may be the
+    // one that crossed the end, or be moved into the crossing place by a later flush, so it
+    // must be settled or every thread would wait for it forever. It is, under a temporary
+    // registration (a guest), and covered with padding, once its space is known:
+    //   - the space at the call: the epoch then, and the next one for a claim made in the
+    //     marked window of the flush in progress then (arena.hpp): that claim is already in
+    //     the fresh space; any other claim made during that flush is in the old one;
+    //   - once the guest is online, each flush that ran since moved the claim down by its
+    //     base (bases_) - if it was parked then; a claim that fitted was read by that flush
+    //     (a hole) and is abandoned, nothing written.
+    // Exact when no flush began or ended between the claim and the call, other than the one
+    // in progress at the call; docs/protocol.md, "A claim by a producer that is not online".
     std::uint64_t reserve_as_stranger(producer& p, std::uint64_t pos, std::uint64_t n) noexcept {
-        const errc why = !counter_.owns(p) && p.state_ != producer_state::unregistered ? errc::wrong_buffer
-                                                                                      : errc::not_online;
-        const std::uint64_t capacity = arena_.capacity();
-        const bool bad_n = n == 0 || n % record_alignment != 0 || n > Traits::max_reservation;
-        const bool crossing = pos <= capacity && pos + n > capacity;
-        const std::uint32_t claim_epoch = counter_.epoch();
-        producer guest;
-        if (pos < arena_type::closed_position && counter_.register_thread(guest) == errc::ok) {
-            // Online now: the epoch cannot change until the guest leaves. A crossing claim
-            // blocks its own flush, so its epoch never moved.
-            const std::uint32_t moved = (counter_.epoch() - claim_epoch) & counter_type::epoch_mask;
-            std::uint64_t at = invalid_position;
-            if (moved == 0 || (moved == 1 && pos > capacity && !crossing)) {
-                // relaxed: written before the release of the flush that moved the claim,
-                // which the guest's registration acquired.
-                if (moved == 1) pos -= handoff_base_.load(atomics::relaxed);
-                at = settle(guest, pos, n, bad_n);
-            }
-            if (at != invalid_position && !bad_n) write_padding(arena_.data() + at, n, Traits::max_record_size);
-            counter_.unregister_thread(guest);
-        }
+        const errc why = p.state_ == producer_state::unregistered ? errc::not_registered
+                         : counter_.owns(p)                       ? errc::not_online
+                                                                  : errc::wrong_buffer;
         p.refuse(why);
+        if (n == 0 || pos >= arena_type::closed_position) return invalid_position; // nothing to settle
+        const std::uint32_t at_call = counter_.snapshot();
+        const bool marked = pos >= arena_type::marked_position;
+        if (marked) pos -= arena_type::marked_position;
+        std::uint32_t space = at_call >> counter_type::epoch_shift;
+        if (marked && (at_call & counter_type::flushing_bit) != 0) space = (space + 1) & counter_type::epoch_mask;
+
+        const std::uint64_t capacity = arena_.capacity();
+        const bool skip = n > capacity || n % record_alignment != 0;
+        producer guest;
+        if (counter_.register_guest(guest) != errc::ok) return invalid_position;
+        // Online now: no flush can complete until the guest leaves.
+        const std::uint32_t moved = (counter_.epoch() - space) & counter_type::epoch_mask;
+        bool placeable = moved <= history;
+        for (std::uint32_t i = 0; placeable && i < moved; ++i) {
+            if (pos <= capacity) placeable = false; // read by that flush, or (crossing) impossible
+            // relaxed: written before that flush's release, which the guest's registration
+            // acquired; not overwritten while the guest is online.
+            else pos -= bases_[(space + i) % history].load(atomics::relaxed);
+        }
+        if (placeable) {
+            const std::uint64_t at = settle(guest, pos, n, skip);
+            if (at != invalid_position && at != skipped && !skip)
+                write_padding(arena_.data() + at, static_cast<std::size_t>(n), Traits::max_record_size);
+        }
+        counter_.unregister_thread(guest);
+        p.refuse(why); // settle may have recorded its own reason on the guest, not on p
         return invalid_position;
     }
 
     arena_type& arena_;
     counter_type& counter_;
     Sink& sink_;
-    atomic<std::uint64_t> handoff_base_{0};
+    atomic<std::uint64_t> bases_[history] = {};
     atomic<std::uint64_t> flushes_{0};
     atomic<std::uint64_t> bytes_flushed_{0};
     atomic<std::uint64_t> parks_{0};

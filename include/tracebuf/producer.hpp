@@ -47,11 +47,12 @@ private:
 
     static constexpr std::uint16_t no_slot = 0xffff;
 
-    // Whether this producer is registered with `owner` (a quiescence counter), and is the
-    // object that registered: a byte copy of a registered producer (a C host copying its
-    // handle) has another address and is refused.
-    constexpr bool registered_with(const void* owner) const noexcept {
-        return state_ != producer_state::unregistered && owner_ == owner && self_ == this;
+    // Whether this producer is registered with `owner` (a quiescence counter, `instance` its
+    // number), and is the object that registered: a byte copy of a registered producer (a C
+    // host copying its handle) has another address and is refused.
+    constexpr bool registered_with(const void* owner, std::uint32_t instance) const noexcept {
+        return state_ != producer_state::unregistered && owner_ == owner && owner_instance_ == instance &&
+               self_ == this;
     }
 
     // The one place a refused call is recorded: returns `why`, or not_registered if the
@@ -66,6 +67,7 @@ private:
 
     const void* owner_ = nullptr;      // the quiescence counter it registered with
     const producer* self_ = nullptr;   // its own address, set at registration
+    std::uint32_t owner_instance_ = 0; // that counter's number (a new one may reuse the address)
     errc last_error_ = errc::ok;
     std::uint16_t slot_ = no_slot;     // its idle slot, when Traits::idle_slots > 0
     producer_state state_ = producer_state::unregistered;

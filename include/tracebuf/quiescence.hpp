@@ -46,6 +46,12 @@
 #include <tracebuf/traits.hpp>
 
 namespace tracebuf {
+namespace detail {
+// Numbers every quiescence counter of the process, whatever its Traits (relaxed: only
+// uniqueness matters; a plain word and a builtin, so that no atomics policy is needed).
+// Constant-initialised.
+inline std::uint32_t counter_instances = 0;
+} // namespace detail
 
 template <class Traits>
 class quiescence_counter {
@@ -68,7 +74,9 @@ public:
     static constexpr std::uint32_t epoch_mask = (1u << (32 - epoch_shift)) - 1; // epoch() values
     static constexpr std::uint32_t idle_slots = Traits::idle_slots;
 
-    constexpr quiescence_counter() noexcept = default;
+    /// Each counter gets a number of its own, so that a producer registered with a counter
+    /// that was destroyed is not taken for one of a new counter at the same address.
+    quiescence_counter() noexcept : instance_(__atomic_add_fetch(&detail::counter_instances, 1u, __ATOMIC_RELAXED)) {}
     quiescence_counter(const quiescence_counter&) = delete;
     quiescence_counter& operator=(const quiescence_counter&) = delete;
 
@@ -92,6 +100,7 @@ public:
         }
         enter_online();
         p.owner_ = this;
+        p.owner_instance_ = instance_;
         p.self_ = &p;
         p.state_ = producer_state::online;
         return errc::ok;
@@ -135,7 +144,26 @@ public:
     }
 
     /// Whether `p` is registered with this counter (and is the producer that registered).
-    bool owns(const producer& p) const noexcept { return p.registered_with(this); }
+    bool owns(const producer& p) const noexcept { return p.registered_with(this, instance_); }
+
+    /// For the flush barrier: registers a temporary producer that settles another's claim
+    /// (flush_barrier::reserve_as_stranger). Like register_thread, but it needs no idle slot
+    /// (it never goes idle) and is not held to Traits::max_threads: a claim that crossed the
+    /// end must be settled even when every slot is taken. Fails only when the 16-bit count is
+    /// full.
+    errc register_guest(producer& p) noexcept {
+        if (p.state_ != producer_state::unregistered) return p.refuse(errc::already_registered);
+        if (registered_.fetch_add(1, atomics::relaxed) >= count_mask) {
+            registered_.fetch_sub(1, atomics::relaxed);
+            return p.refuse(errc::too_many_threads);
+        }
+        enter_online();
+        p.owner_ = this;
+        p.owner_instance_ = instance_;
+        p.self_ = &p;
+        p.state_ = producer_state::online;
+        return errc::ok;
+    }
 
     // ---- Idle producers (Traits::idle_slots > 0) ------------------------------------------
 
@@ -256,7 +284,7 @@ public:
         // relaxed: the flusher publishes nothing to itself.
         std::uint32_t s = state_.fetch_sub(1, atomics::relaxed) - 1;
         for (;;) {
-            if ((s & count_mask) == 0) {
+            if ((s & count_mask) == 0 && (s & flushing_bit) == 0) {
                 const std::uint32_t owned = (s & ~waiting_bit) | flushing_bit;
                 // acquire: pairs with the release decrement in leave_online() of every thread
                 // that parked or went offline (all state changes are RMWs, so their release
@@ -330,6 +358,8 @@ public:
         return registered_.load(atomics::relaxed);
     }
     std::uint32_t epoch() const noexcept { return state_.load(atomics::relaxed) >> epoch_shift; }
+    /// The whole state word (count, flags, epoch) at one instant.
+    std::uint32_t snapshot() const noexcept { return state_.load(atomics::relaxed); }
     bool flushing() const noexcept { return (state_.load(atomics::relaxed) & flushing_bit) != 0; }
 
 private:
@@ -363,7 +393,7 @@ private:
     // counted (and underflow it into the flag bits).
     errc check_owner(producer& p) const noexcept {
         if (p.state_ == producer_state::unregistered) return p.refuse(errc::not_registered);
-        return p.registered_with(this) ? errc::ok : p.refuse(errc::wrong_buffer);
+        return p.registered_with(this, instance_) ? errc::ok : p.refuse(errc::wrong_buffer);
     }
 
     static constexpr bool valid_open_range(std::uint64_t offset, std::uint64_t bytes) noexcept {
@@ -485,6 +515,7 @@ private:
     alignas(detail::cache_line_size) atomic<std::uint32_t> state_{0};
     atomic<std::uint32_t> parked_{0};
     atomic<std::uint32_t> registered_{0};
+    std::uint32_t instance_;
     idle_slot slots_[idle_slots > 0 ? idle_slots : 1];
 };
 

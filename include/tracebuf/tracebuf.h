@@ -34,7 +34,7 @@ typedef struct tracebuf_buffer tracebuf_buffer;
 /* A thread's handle for the low-level layer. Keep one per thread, at a fixed address (a
  * copy is refused with TRACEBUF_WRONG_BUFFER); call tracebuf_producer_init before first use. */
 typedef struct tracebuf_producer {
-    uint64_t opaque[3];
+    uint64_t opaque[4];
 } tracebuf_producer;
 
 /* Receives each full buffer; returns 0 or a positive errno-style code. Called by one
