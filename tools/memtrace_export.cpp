@@ -21,8 +21,10 @@ namespace mt = tracebuf::memtrace;
 
 // memtrace's ud fails on a run of one instruction with more uses or defs than this.
 constexpr unsigned run_limit = 255;
-// In chunk mode, executions wait for a late INSN record; more than this waiting is a trace
-// whose INSN records are missing, not late.
+// Executions wait for a late INSN record: chunk mode orders by chunk, and ordered mode puts
+// an execution marker (stamped as its thread's previous record) before the INSN another
+// thread wrote at translation. More than this waiting is a trace whose INSN records are
+// missing, not late.
 constexpr std::size_t waiting_limit = std::size_t{256} << 20;
 
 std::uint32_t u32_at(const unsigned char* p) {
@@ -231,8 +233,6 @@ struct memtrace_export::state {
             run.records.clear();
             return true;
         }
-        if (stats.chunks == 0)
-            return fail(run.offset, "insn_seq " + std::to_string(run.seq) + " is used, but no INSN record before it describes it");
         queued_bytes += run.records.size();
         queue.push_back(waiting{run, {}});
         run.records.clear();

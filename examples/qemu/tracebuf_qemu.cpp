@@ -57,7 +57,9 @@
 #include <type_traits>
 #include <vector>
 
+#include <tracebuf/clock_check.hpp>
 #include <tracebuf/memtrace.hpp>
+#include <tracebuf/ordered_merge.hpp>
 #include <tracebuf/sink_direct.hpp>
 #include <tracebuf/tracebuf.hpp>
 
@@ -76,7 +78,7 @@ struct plugin_traits : tracebuf::default_traits {
     static constexpr std::uint32_t max_threads = mt::slots;
 };
 // The output file, written through the page cache or, with direct=1, past it.
-struct plugin_sink {
+struct file_sink {
     bool direct;
     tracebuf::fd_sink buffered;
     tracebuf::direct_fd_sink unbuffered;
@@ -84,9 +86,22 @@ struct plugin_sink {
         return direct ? unbuffered.write(data, size) : buffered.write(data, size);
     }
 };
+// Ordered mode merges each flush before it reaches the file (ordered_merge.hpp).
+struct plugin_sink {
+    bool ordered;
+    tracebuf::merging_sink<file_sink, mt::slots> merge;
+    int write(const void* data, std::size_t size) noexcept {
+        return ordered ? merge.write(data, size) : merge.inner().write(data, size);
+    }
+};
 using buffer_type = tracebuf::trace_buffer<plugin_traits, plugin_sink>;
 using record_writer_type = tracebuf::record_writer<buffer_type>;
 using chunk_writer_type = tracebuf::chunk_writer<buffer_type>;
+using ordered_writer_type = tracebuf::ordered_writer<buffer_type>;
+
+// The writers that fill chunks (and so have room()).
+template <class Writer>
+constexpr bool fills_chunks = !std::is_same_v<Writer, record_writer_type>;
 
 // What every mode's threads share: the buffer, the thread table, the options.
 struct plugin_state {
@@ -134,14 +149,16 @@ std::uint64_t nanoseconds_since(std::chrono::steady_clock::time_point t0) {
 
 template <class Writer>
 Writer make_writer(std::uint32_t tid) {
-    if constexpr (std::is_same_v<Writer, chunk_writer_type>)
+    if constexpr (fills_chunks<Writer>)
         return Writer(*g.buffer, g.chunk_bytes, static_cast<std::uint32_t>(g.pid), tid);
     else
         return Writer(*g.buffer);
 }
 
-// Everything a guest thread does, written once over the writer shape: record_writer or
-// chunk_writer (the writers of record_writer.hpp and chunk_writer.hpp have the same members).
+// Everything a guest thread does, written once over the writer shape (writer.hpp):
+// record_writer, chunk_writer or ordered_writer. The stamp each record asks for matters in
+// ordered mode only: a load's stamp is an ordered clock read (it may be an acquire), a
+// store's a relaxed one, an instruction's execution marker reads no clock.
 template <class Writer>
 struct tracer {
     // One per guest thread that ever wrote; kept until exit for the summary. Written by its
@@ -163,21 +180,22 @@ struct tracer {
     // Reserves n bytes for the calling (busy) thread. A reservation that opens a new chunk
     // may park, and is timed; record mode's are not (a clock read per record would cost
     // more than it shows).
-    static unsigned char* reserve(thread_state* t, std::size_t n) {
-        if constexpr (std::is_same_v<Writer, chunk_writer_type>) {
-            if (t->writer.room() < n) {
+    static unsigned char* reserve(thread_state* t, std::size_t n, tracebuf::stamp how) {
+        if constexpr (fills_chunks<Writer>) {
+            if (t->writer.room() < n + tracebuf::full_stamp_footprint) {
                 const auto t0 = std::chrono::steady_clock::now();
-                unsigned char* at = t->writer.reserve(n);
+                unsigned char* at = t->writer.reserve(n, how);
                 t->parked_ns += nanoseconds_since(t0);
                 return at;
             }
         }
-        return t->writer.reserve(n);
+        return t->writer.reserve(n, how);
     }
 
     // Writes one record of this thread; counts it.
-    static void write(thread_state* t, std::uint16_t type, const void* payload, std::size_t size) {
-        unsigned char* at = reserve(t, tracebuf::record_footprint(size));
+    static void write(thread_state* t, std::uint16_t type, const void* payload, std::size_t size,
+                      tracebuf::stamp how) {
+        unsigned char* at = reserve(t, tracebuf::record_footprint(size), how);
         if (at == nullptr) return;
         tracebuf::put_record(at, mt::tag_in_slot(type, t->slot), payload, size);
         ++t->records;
@@ -186,7 +204,7 @@ struct tracer {
     // Writes an MMAP record: the process's, so in slot 0 and not counted as the thread's.
     static void write_mapping(thread_state* t, const tracebuf_qemu::mapping& m) {
         const std::vector<unsigned char> payload = m.payload();
-        t->writer.write_record(mt::mmap, payload.data(), payload.size());
+        t->writer.write_record(mt::mmap, payload.data(), payload.size(), tracebuf::stamp::relaxed);
     }
 
     // The MMAP records of what QEMU loaded (the main binary, its interpreter), once, from the
@@ -222,7 +240,7 @@ struct tracer {
         }
         self = t;
         const mt::thread_payload payload{static_cast<std::uint32_t>(g.pid), t->tid, t->serial};
-        write(t, mt::thread, &payload, sizeof payload);
+        write(t, mt::thread, &payload, sizeof payload, tracebuf::stamp::ordered);
         return t;
     }
 
@@ -240,7 +258,7 @@ struct tracer {
         thread_state* t = enter();
         if (t == nullptr) return;
         const std::uint32_t seq = tracebuf_qemu::seq_of(udata);
-        write(t, mt::insn_exec, &seq, sizeof seq);
+        write(t, mt::insn_exec, &seq, sizeof seq, tracebuf::stamp::inherit);
         leave(t);
     }
 
@@ -249,7 +267,8 @@ struct tracer {
         if (t == nullptr) return;
         tracebuf_qemu::access_payload r;
         const std::size_t size = tracebuf_qemu::read_access(info, vaddr, tracebuf_qemu::seq_of(udata), r);
-        write(t, qemu_plugin_mem_is_store(info) ? mt::store : mt::load, &r, size);
+        const bool store = qemu_plugin_mem_is_store(info);
+        write(t, store ? mt::store : mt::load, &r, size, store ? tracebuf::stamp::relaxed : tracebuf::stamp::ordered);
         leave(t);
     }
 
@@ -263,7 +282,7 @@ struct tracer {
             if (t != nullptr) {
                 tracebuf_qemu::insn_payload d;
                 const std::size_t size = tracebuf_qemu::describe_insn(insn, seq, d);
-                write(t, mt::insn, &d, size);
+                write(t, mt::insn, &d, size, tracebuf::stamp::relaxed);
             }
             void* udata = tracebuf_qemu::udata_of(seq);
             qemu_plugin_register_vcpu_insn_exec_cb(insn, g.on_insn_exec, QEMU_PLUGIN_CB_NO_REGS, udata);
@@ -324,9 +343,14 @@ struct tracer {
             std::fprintf(f, "bytes: %" PRIu64 "\n", s.bytes_flushed);
             std::fprintf(f, "flushes: %" PRIu64 "\n", s.flushes);
             std::fprintf(f, "parks: %" PRIu64 "\n", s.parks);
-            if constexpr (std::is_same_v<Writer, chunk_writer_type>)
+            if constexpr (fills_chunks<Writer>)
                 std::fprintf(f, "time parked: %.3f s in all threads, %.3f s at most in one\n",
                              static_cast<double>(parked_ns) / 1e9, static_cast<double>(max_parked_ns) / 1e9);
+            if constexpr (std::is_same_v<Writer, ordered_writer_type>) {
+                const tracebuf::merge_stats& m = g.buffer->sink().merge.stats();
+                std::fprintf(f, "merged: %" PRIu64 " records, %" PRIu64 " bytes in, %" PRIu64 " out, %" PRIu64
+                                " skipped\n", m.records, m.bytes_in, m.bytes_out, m.skipped_bytes);
+            }
             std::fprintf(f, "sink error: %d\n", s.sink_error);
             std::fprintf(f, "wall time: %.3f s\n", seconds);
             std::fclose(f);
@@ -420,9 +444,11 @@ bool parse_args(int argc, char** argv, std::size_t& buffer_bytes) {
             g.direct = a == "direct=1";
         } else if (a.rfind("mode=", 0) == 0) {
             const std::string m = a.substr(5);
-            if (m != "record" && m != "chunk" && m != "double" && m != "chunk-double") return false;
-            g.mode = m.rfind("chunk", 0) == 0 ? "chunk" : "record";
-            if (m.find("double") != std::string::npos) g.buffering = tracebuf::buffering::double_buffer;
+            if (m != "record" && m != "chunk" && m != "double" && m != "chunk-double" && m != "ordered") return false;
+            g.mode = m == "ordered" ? "ordered" : m.rfind("chunk", 0) == 0 ? "chunk" : "record";
+            // Ordered mode merges during the write-out, after the parked threads are released.
+            if (m.find("double") != std::string::npos || m == "ordered")
+                g.buffering = tracebuf::buffering::double_buffer;
         } else {
             return false;
         }
@@ -436,7 +462,7 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
     std::size_t buffer_bytes = 16u << 20;
     if (info->system_emulation || !parse_args(argc, argv, buffer_bytes)) {
         say("tracebuf: usage: -plugin libtracebuf_qemu.so,out=PATH[,buffer=BYTES]"
-                         "[,mode=record|chunk|double|chunk-double][,chunk=BYTES][,direct=1] (linux-user only)\n");
+                         "[,mode=record|chunk|double|chunk-double|ordered][,chunk=BYTES][,direct=1] (linux-user only)\n");
         return -1;
     }
     constexpr int open_flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
@@ -461,15 +487,35 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
         say("tracebuf: cannot allocate the buffer\n");
         return -1;
     }
-    const plugin_sink sink{g.direct, tracebuf::fd_sink(g.fd),
-                           tracebuf::direct_fd_sink(g.fd, plugin_traits::max_record_size)};
+    const bool ordered = g.mode == "ordered";
+    if ((g.mode == "chunk" && !chunk_writer_type::valid_chunk_size(g.chunk_bytes)) ||
+        (ordered && !ordered_writer_type::valid_chunk_size(g.chunk_bytes))) {
+        say(std::string("tracebuf: chunk=BYTES must be a multiple of 8 in [") + (ordered ? "48" : "32") +
+            ", 65536]\n");
+        return -1;
+    }
+    if (ordered) {
+        // The clock is checked, never assumed: its stamps order the trace.
+        const tracebuf::clock_check_result clock = tracebuf::check_clock<plugin_traits::clock>(100000);
+        if (clock.status() != tracebuf::errc::ok) {
+            say("tracebuf: mode=ordered refused: " + clock.message() + "\n");
+            return -1;
+        }
+    }
+    // The merge's output: one buffer's worth, so that each flush is one write.
+    const std::size_t scratch_bytes = ordered ? buffer_bytes / 2 : 0;
+    void* scratch = ordered ? ::mmap(nullptr, scratch_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                            : nullptr;
+    if (scratch == MAP_FAILED) {
+        say("tracebuf: cannot allocate the merge's buffer\n");
+        return -1;
+    }
+    const file_sink file{g.direct, tracebuf::fd_sink(g.fd), tracebuf::direct_fd_sink(g.fd, plugin_traits::max_record_size)};
+    const plugin_sink sink{ordered, tracebuf::merging_sink<file_sink, mt::slots>(file, scratch, scratch_bytes,
+                                                                                plugin_traits::max_record_size)};
     g.buffer = std::make_unique<buffer_type>(memory, buffer_bytes, sink, g.buffering, tracebuf::memory_contents::zeroed);
     if (g.buffer->status() != tracebuf::errc::ok) {
         say("tracebuf: buffer too small (at least 65536 bytes, twice that double-buffered)\n");
-        return -1;
-    }
-    if (g.mode == "chunk" && !chunk_writer_type::valid_chunk_size(g.chunk_bytes)) {
-        say("tracebuf: chunk=BYTES must be a multiple of 8 in [32, 65536]\n");
         return -1;
     }
     for (unsigned s = 0; s < mt::slots; ++s) g.free_slots[s] = mt::slots - 1 - s; // slot 0 first
@@ -486,6 +532,7 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
     g.tracing = true;
 
     if (g.mode == "chunk") register_callbacks<chunk_writer_type>(id);
+    else if (ordered) register_callbacks<ordered_writer_type>(id);
     else register_callbacks<record_writer_type>(id);
     return 0;
 }

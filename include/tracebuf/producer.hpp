@@ -15,6 +15,10 @@
 #include <tracebuf/errc.hpp>
 
 namespace tracebuf {
+namespace detail {
+template <class, bool>
+class basic_chunk_writer;
+} // namespace detail
 
 enum class producer_state : std::uint8_t {
     unregistered, ///< not known to any quiescence counter (the initial state)
@@ -41,7 +45,7 @@ private:
     template <class> friend class quiescence_counter;
     template <class, class> friend class flush_barrier;
     template <class, class> friend class trace_buffer;
-    template <class> friend class chunk_writer;
+    template <class, bool> friend class detail::basic_chunk_writer;
     template <class> friend class record_writer;
     friend struct producer_access;
 

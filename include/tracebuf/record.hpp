@@ -21,15 +21,25 @@ inline constexpr std::size_t record_header_size = 4;
 /// The largest `length` the u16 field can hold, whatever Traits::max_record_size says.
 inline constexpr std::size_t record_length_limit = 0xffff;
 
-/// Tags that tracebuf itself writes. tracebuf reserves 0xfff0-0xffff: the two below and
-/// those still to come (ordered mode's chunk and stamp records). A host chooses any other
-/// non-zero tag; a reader skips a reserved tag it does not know by its length.
+/// Tags that tracebuf itself writes. tracebuf reserves 0xfff0-0xffff: the ones below and any
+/// it adds later. A host chooses any other non-zero tag; a reader skips a reserved tag it
+/// does not know by its length.
 namespace tags {
 inline constexpr std::uint16_t library_first = 0xfff0;
 /// Fills the bytes of a reservation that the host chose not to use (see write_padding).
 inline constexpr std::uint16_t padding = 0xffff;
 /// Starts a chunk (chunk_writer.hpp): payload chunk_header.
 inline constexpr std::uint16_t chunk = 0xfffe;
+/// Starts a chunk of ordered mode (ordered_writer.hpp): payload chunk_header. Its records
+/// carry stamps (the two tags below); the merge (ordered_merge.hpp) orders them by stamp and
+/// removes the chunk headers and the stamps.
+inline constexpr std::uint16_t ordered_chunk = 0xfffd;
+/// In an ordered chunk: the stamp of the records that follow, in full: payload u32 0, u64
+/// stamp (16 bytes in all, the stamp 8-byte aligned).
+inline constexpr std::uint16_t stamp = 0xfffc;
+/// In an ordered chunk: the stamp of the records that follow, as u32 ticks after the
+/// previous stamp in the chunk (8 bytes in all).
+inline constexpr std::uint16_t stamp_delta = 0xfffb;
 } // namespace tags
 
 /// True for a tag in tracebuf's own range (tags::library_first and up).
@@ -48,6 +58,12 @@ struct __attribute__((packed)) chunk_header {
 };
 static_assert(sizeof(chunk_header) == 20, "packed: 3 x u32 + u64");
 
+/// The footprint of the record that starts every chunk.
+inline constexpr std::size_t chunk_header_footprint = 24;
+/// The footprints of ordered mode's stamp records (tags::stamp, tags::stamp_delta).
+inline constexpr std::size_t full_stamp_footprint = 16;
+inline constexpr std::size_t delta_stamp_footprint = 8;
+
 struct record_header {
     std::uint16_t tag;
     std::uint16_t length; // header + payload, unpadded
@@ -62,6 +78,7 @@ constexpr std::size_t align_up(std::size_t n) noexcept {
 constexpr std::size_t record_footprint(std::size_t payload_size) noexcept {
     return align_up(record_header_size + payload_size);
 }
+static_assert(chunk_header_footprint == record_footprint(sizeof(chunk_header)), "a chunk header is 24 bytes");
 
 /// Writes the header of a record at `at` (8-byte aligned) and returns its payload.
 TRACEBUF_FORCEINLINE void* write_record_header(void* at, std::uint16_t tag,

@@ -1,25 +1,7 @@
 // tracebuf/record_writer.hpp - record mode behind the writer shape.
 //
-// A writer is what one host thread writes through: it owns the thread's producer and knows
-// its buffer, so a host keeps one writer per thread and calls it without passing either.
-// Every writer has the same members, so a host loop written once as a template over the
-// writer serves every mode:
-//
-//   status()                             errc::ok, or why the writer cannot be used
-//   register_thread() / unregister_thread()
-//   go_offline() / go_online()           syscall entry / exit
-//   idle() / busy()                      around callbacks (Traits::idle_slots > 0)
-//   reserve(n)                           n bytes (a multiple of 8) for records, or nullptr
-//   reserve_record(tag, payload_size)    one record's payload, header written, or nullptr
-//   write_record(tag, payload, size)     one whole record
-//   flush()                              everything reserved so far, to the sink
-//   last_error()                         why the last refused call was refused
-//   producer()                           the thread's producer (state, taken_over)
-//
-// record_writer (this header): one shared reservation per record or batch - the finest
-// global order, one contended fetch_add each. chunk_writer (chunk_writer.hpp): one shared
-// reservation per chunk. Preconditions are trace_buffer's (trace_buffer.hpp), and so are
-// the errors.
+// The writer shape, and the other writers: writer.hpp. One shared reservation per record
+// or batch - the finest global order, one contended fetch_add each; `stamp` is ignored.
 //
 // The writers sit on top of trace_buffer and producer, which stay the low-level layer: a
 // JIT host that emits the fast path itself (trace_buffer::layout, reserve_slow) keeps a
@@ -35,6 +17,7 @@
 #include <tracebuf/detail/config.hpp>
 #include <tracebuf/errc.hpp>
 #include <tracebuf/producer.hpp>
+#include <tracebuf/writer.hpp>
 
 namespace tracebuf {
 
@@ -59,13 +42,15 @@ public:
     errc idle() noexcept { return buffer_.idle(producer_); }
     errc busy() noexcept { return buffer_.busy(producer_); }
 
-    TRACEBUF_FORCEINLINE unsigned char* reserve(std::size_t n) noexcept {
+    TRACEBUF_FORCEINLINE unsigned char* reserve(std::size_t n, stamp = stamp::ordered) noexcept {
         return buffer_.reserve(producer_, n);
     }
-    TRACEBUF_FORCEINLINE void* reserve_record(std::uint16_t tag, std::size_t payload_size) noexcept {
+    TRACEBUF_FORCEINLINE void* reserve_record(std::uint16_t tag, std::size_t payload_size,
+                                              stamp = stamp::ordered) noexcept {
         return buffer_.reserve_record(producer_, tag, payload_size);
     }
-    errc write_record(std::uint16_t tag, const void* payload, std::size_t payload_size) noexcept {
+    errc write_record(std::uint16_t tag, const void* payload, std::size_t payload_size,
+                      stamp = stamp::ordered) noexcept {
         return buffer_.write_record(producer_, tag, payload, payload_size);
     }
     errc flush() noexcept { return buffer_.flush(producer_); }

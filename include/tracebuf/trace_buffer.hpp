@@ -165,6 +165,7 @@ public:
     flush_stats stats() const noexcept { return barrier_.stats(); }
     int sink_error() const noexcept { return barrier_.stats().sink_error; }
     Sink& sink() noexcept { return sink_; }
+    const Sink& sink() const noexcept { return sink_; }
     const arena_type& arena() const noexcept { return arena_; }
     const counter_type& counter() const noexcept { return counter_; }
 

@@ -13,10 +13,14 @@
 #include <tracebuf/atomics_boost.hpp>
 #include <tracebuf/atomics_std.hpp>
 #include <tracebuf/chunk_writer.hpp>
+#include <tracebuf/clock_logical.hpp>
+#include <tracebuf/clock_monotonic.hpp>
+#include <tracebuf/clock_tsc.hpp>
 #include <tracebuf/detail/config.hpp>
 #include <tracebuf/errc.hpp>
 #include <tracebuf/fence_membarrier.hpp>
 #include <tracebuf/memtrace.hpp>
+#include <tracebuf/ordered_writer.hpp>
 #include <tracebuf/policies.hpp>
 #include <tracebuf/reader.hpp>
 #include <tracebuf/record.hpp>
@@ -40,6 +44,9 @@ struct default_traits : traits_base {
 #endif
     using wait = futex_wait;
     using idle_fence = membarrier_fence;
+#if !defined(__x86_64__) && !defined(__i386__)
+    using clock = monotonic_clock;
+#endif
 };
 
 } // namespace tracebuf

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <tracebuf/clock_tsc.hpp>
 #include <tracebuf/fence_symmetric.hpp>
 #include <tracebuf/policies.hpp>
 #include <tracebuf/record.hpp>
@@ -54,6 +55,17 @@ struct traits_base {
     /// used with idle slots. membarrier_fence (fence_membarrier.hpp, Linux) takes the locked
     /// instruction out of idle(); tracebuf.hpp's default_traits uses it.
     using idle_fence = symmetric_fence;
+
+    /// The clock whose stamps order ordered mode's records (ordered_writer.hpp); the other
+    /// modes never read it. The TSC on x86 (clock_tsc.hpp); on other architectures
+    /// traits_base names none - name one (clock_monotonic.hpp is the portable choice, and
+    /// default_traits does). Ordered mode checks it across threads before it starts
+    /// (clock_check.hpp).
+#if defined(__x86_64__) || defined(__i386__)
+    using clock = tsc_clock;
+#else
+    struct clock {}; // ordered mode refuses to compile with it (policies.hpp's message)
+#endif
 };
 
 namespace detail {

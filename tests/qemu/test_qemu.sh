@@ -7,7 +7,11 @@
 #   test_qemu.sh guest WRAPPER DUMP MEMTRACE_CHECK WORKDIR GUEST     (the multi-threaded test program)
 #   test_qemu.sh xz    WRAPPER DUMP MEMTRACE_CHECK WORKDIR           (xz -T4, which nobody here wrote)
 #   test_qemu.sh baselines WRAPPER DUMP MEMTRACE_CHECK WORKDIR GUEST (the benchmark's peer plugins)
-# TRACEBUF_TEST_MODE picks the plugin's mode: record (default), chunk, double, chunk-double;
+#   test_qemu.sh order WRAPPER DUMP MEMTRACE_CHECK WORKDIR PROBES CHECKER
+#                      (order_probes traced: the counter's stores in increment order, every
+#                      message read after its write - trace_order_check)
+# TRACEBUF_TEST_MODE picks the plugin's mode: record (default), chunk, double, chunk-double,
+# ordered;
 # TRACEBUF_TEST_DIRECT=1 writes the trace with O_DIRECT (the plugin's direct=1);
 # TRACEBUF_TEST_REPEAT runs the guest program that many times (a lost wake-up in the idle
 # protocol once showed up as a hang in one run of five). Every traced run has a time limit,
@@ -22,6 +26,7 @@ case "$plugin_mode" in
   chunk) guest_options=(--buffer=65536 --mode=chunk --chunk=4096) ;;
   double) guest_options=(--buffer=131072 --mode=double) ;;
   chunk-double) guest_options=(--buffer=131072 --mode=chunk-double --chunk=4096) ;;
+  ordered) guest_options=(--buffer=131072 --mode=ordered --chunk=4096) ;;
   *) echo "unknown TRACEBUF_TEST_MODE $plugin_mode"; exit 2 ;;
 esac
 direct_option=()
@@ -45,7 +50,8 @@ guest)
   # Bad arguments are refused with a message on stderr (QEMU's log, where qemu_plugin_outs
   # writes, is off by default).
   plugin=$(dirname "$wrapper")/libtracebuf_qemu.so
-  for args in "out=$dir/refused,bogus=1" "out=$dir/refused,buffer=4096" "out=$dir/refused,mode=chunk,chunk=12"; do
+  for args in "out=$dir/refused,bogus=1" "out=$dir/refused,buffer=4096" "out=$dir/refused,mode=chunk,chunk=12" \
+              "out=$dir/refused,mode=ordered,chunk=40"; do
     if qemu-x86_64 -plugin "$plugin,$args" "$guest" > /dev/null 2> "$dir/refused.txt"; then
       bad "plugin accepted $args"
     else
@@ -88,7 +94,32 @@ baselines)
   [ "$fail" -eq 0 ]
   exit
   ;;
-*) echo "usage: test_qemu.sh guest|xz|baselines WRAPPER DUMP MEMTRACE_CHECK WORKDIR [GUEST]"; exit 2 ;;
+order)
+  probes=$6 checker=$7
+  # The two probes of docs/protocol.md, "Ordered mode": each prints the addresses to check
+  # first (they differ between a native and a traced run), then its result.
+  run_probe() { # NAME CHECK-KIND PROBE-ARGS...
+    local name=$1 kind=$2
+    shift 2
+    "$probes" "$@" > "$dir/$name.native" || bad "$name: native run failed"
+    timeout 600 "$wrapper" --out="$dir/$name.trace" "${guest_options[@]}" -- "$probes" "$@" > "$dir/$name.traced" \
+      2> "$dir/stderr.txt" && ok || bad "$name: traced run failed or hung (status $?): $(cat "$dir/stderr.txt")"
+    cmp -s <(tail -n +2 "$dir/$name.native") <(tail -n +2 "$dir/$name.traced") && ok || bad "$name: output differs"
+    local where
+    where=$(head -1 "$dir/$name.traced" | cut -d' ' -f2-)
+    # shellcheck disable=SC2086 # the address (and size) are separate arguments
+    "$checker" "$kind" $where "$dir/$name.trace" > "$dir/$name.order" && ok || bad "$name: order violated: $(cat "$dir/$name.order")"
+    cat "$dir/$name.order"
+    "$dump" --verify "$dir/$name.trace" > "$dir/$name.verify" && ok || { bad "$name: tracebuf-dump --verify"; cat "$dir/$name.verify"; }
+    rm -f "$dir/$name.trace"
+  }
+  run_probe spinlock counter spinlock 4 20000
+  run_probe message data message 100000
+  echo "qemu order ($plugin_mode): $pass passed, $fail failed"
+  [ "$fail" -eq 0 ]
+  exit
+  ;;
+*) echo "usage: test_qemu.sh guest|xz|baselines|order WRAPPER DUMP MEMTRACE_CHECK WORKDIR [GUEST [CHECKER]]"; exit 2 ;;
 esac
 
 "$dump" --verify "$trace" > "$dir/verify.txt" && ok || { bad "tracebuf-dump --verify"; cat "$dir/verify.txt"; }

@@ -25,9 +25,11 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <tracebuf/chunk_reader.hpp>
+#include <tracebuf/ordered_merge.hpp>
 #include <tracebuf/tracebuf.hpp>
 
 namespace tracebuf_test {
@@ -172,7 +174,7 @@ struct stress_config {
     // Serialized host: a big lock around everything a thread does with the buffer, as
     // Valgrind runs one thread at a time.
     std::mutex* big_lock = nullptr;
-    std::size_t chunk_bytes = 0;        // > 0: chunk mode, chunks of this size
+    std::size_t chunk_bytes = 0;        // > 0: chunk mode (ordered mode with stress_run<T, true>)
     tracebuf::buffering buffering = tracebuf::buffering::single; // capacity is per buffer
     unsigned seed = 1;
 };
@@ -185,18 +187,22 @@ struct stress_result {
     std::vector<std::uint32_t> written_per_thread;
 };
 
-template <class Traits>
+// Ordered: the threads write through ordered_writers (chunks of config.chunk_bytes), the
+// buffer's sink merges each flush, and the verifier sees the merged records - no chunks,
+// every thread's records once and in its order.
+template <class Traits, bool Ordered = false>
 class stress_run {
 public:
-    using buffer_type = tracebuf::trace_buffer<Traits, tracebuf::callback_sink>;
+    using sink_type = std::conditional_t<Ordered, tracebuf::merging_sink<tracebuf::callback_sink>, tracebuf::callback_sink>;
+    using buffer_type = tracebuf::trace_buffer<Traits, sink_type>;
 
     explicit stress_run(const stress_config& c)
         : config_(c),
           max_threads_(static_cast<std::size_t>(c.total_records / (c.records_per_thread / 2) + 2 * static_cast<std::uint64_t>(c.lanes) + 2)),
-          verifier_(max_threads_, c.chunk_bytes != 0),
+          verifier_(max_threads_, !Ordered && c.chunk_bytes != 0),
           memory_(buffers(c) * c.capacity / 8),
-          buffer_(memory_.data(), buffers(c) * c.capacity,
-                  tracebuf::callback_sink(&verifier::sink_write, &verifier_), c.buffering),
+          scratch_(Ordered ? c.capacity / 8 : 0),
+          buffer_(memory_.data(), buffers(c) * c.capacity, make_sink(), c.buffering),
           written_(max_threads_) {}
 
     stress_result run() {
@@ -221,6 +227,12 @@ public:
     const buffer_type& buffer() const { return buffer_; }
 
 private:
+    sink_type make_sink() {
+        const tracebuf::callback_sink to_verifier(&verifier::sink_write, &verifier_);
+        if constexpr (Ordered) return sink_type(to_verifier, scratch_.data(), scratch_.size() * 8);
+        else return to_verifier;
+    }
+
     static std::size_t buffers(const stress_config& c) {
         return c.buffering == tracebuf::buffering::double_buffer ? 2 : 1;
     }
@@ -249,7 +261,10 @@ private:
 
     // One host loop (produce_with), written once over the writer shape, serves every mode.
     void produce(std::uint32_t id, std::uint32_t count) {
-        if constexpr (!Traits::wait::serialized_host) { // chunk mode needs parallel threads
+        if constexpr (Ordered) {
+            tracebuf::ordered_writer<buffer_type> w(buffer_, config_.chunk_bytes, stress_tag, id);
+            return produce_with(w, id, count);
+        } else if constexpr (!Traits::wait::serialized_host) { // chunk mode needs parallel threads
             if (config_.chunk_bytes != 0) {
                 tracebuf::chunk_writer<buffer_type> w(buffer_, config_.chunk_bytes, stress_tag, id);
                 return produce_with(w, id, count);
@@ -313,7 +328,11 @@ private:
         }
         // Sometimes reserve more than the records need and pad the rest.
         const std::size_t spare = records > 1 && g.below(4) == 0 ? 8 * (1 + g.below(8)) : 0;
-        unsigned char* at = w.reserve(total + spare);
+        // Every stamp kind (ordered mode; the other writers ignore it).
+        const std::uint64_t kind = g.below(3);
+        const tracebuf::stamp how = kind == 0 ? tracebuf::stamp::ordered
+                                    : kind == 1 ? tracebuf::stamp::relaxed : tracebuf::stamp::inherit;
+        unsigned char* at = w.reserve(total + spare, how);
         if (at == nullptr) return check(w.last_error(), "reserve");
         for (std::uint32_t i = 0; i < records; ++i) {
             write_stress_record(at, sizes[i], id, seq + i);
@@ -358,6 +377,7 @@ private:
     std::size_t max_threads_;
     verifier verifier_;
     std::vector<std::uint64_t> memory_;
+    std::vector<std::uint64_t> scratch_; // ordered mode: the merge's output
     buffer_type buffer_;
     std::vector<std::atomic<std::uint32_t>> written_;
     std::atomic<std::uint32_t> next_thread_{0};
