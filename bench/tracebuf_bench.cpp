@@ -9,6 +9,9 @@
 //   chunk      tracebuf chunk mode: one reservation per 64 KiB chunk, plain stores inside;
 //              without zero_after_flush (the chunk writer writes every byte of a chunk)
 //   chunk_zeroed  the same with the default traits (each flush zeroes the buffer)
+//   ordered    tracebuf ordered mode: chunk mode plus an ordered clock read (lfence; rdtsc)
+//              and a stamp per record, double-buffered, each buffer merged by stamp (the
+//              merge counted: it runs on the flusher); big buffers only
 //   fetch_add  a bare shared fetch_add + stores, wrapping around: the floor of `record`
 //   mutex      a shared buffer under std::mutex (what QEMU's contrib plugins do)
 //   moodycamel moodycamel::ConcurrentQueue with producer tokens, no consumer
@@ -46,6 +49,7 @@
 #include <vector>
 
 #include <tracebuf/memtrace.hpp>
+#include <tracebuf/ordered_merge.hpp>
 #include <tracebuf/tracebuf.hpp>
 
 #if defined(TRACEBUF_BENCH_MOODYCAMEL)
@@ -164,9 +168,10 @@ using chunk_buffer_type = tracebuf::trace_buffer<chunk_traits, tracebuf::callbac
 
 // With `Callbacks`, driven as the QEMU plugin drives it: busy() before each record and
 // idle() after, so that a flush never waits for a thread the host stopped between callbacks.
-template <class Buffer, std::size_t R, bool Callbacks = false>
+template <class Buffer, std::size_t R, bool Callbacks = false, template <class> class Writer = tracebuf::chunk_writer,
+          class Shared = shared<Buffer>>
 struct basic_chunk_strategy {
-    tracebuf::chunk_writer<Buffer> writer{*shared<Buffer>::buffer, chunk_bytes, 1, 1};
+    Writer<Buffer> writer{*Shared::buffer, chunk_bytes, 1, 1};
     payload<R> rec;
     basic_chunk_strategy() {
         writer.register_thread();
@@ -178,7 +183,7 @@ struct basic_chunk_strategy {
         if constexpr (Callbacks) writer.idle();
         for (std::int64_t i = 0; i < stretch; ++i) {
             if constexpr (Callbacks) writer.busy();
-            void* body = writer.reserve_record(tracebuf::memtrace::load, payload<R>::size);
+            void* body = writer.reserve_record(tracebuf::memtrace::load, payload<R>::size, tracebuf::stamp::ordered);
             rec.set(seq++);
             std::memcpy(body, rec.bytes, payload<R>::size);
             if constexpr (Callbacks) writer.idle();
@@ -208,6 +213,33 @@ template <std::size_t R>
 using chunk_callback_strategy = basic_chunk_strategy<callback_membarrier_buffer, R, true>;
 template <std::size_t R>
 using chunk_callback_seqcst_strategy = basic_chunk_strategy<callback_seqcst_buffer, R, true>;
+
+// Ordered mode as the QEMU tracer runs it: chunks with a stamp per record (every one an
+// ordered read: lfence; rdtsc, as for a load - the costlier kind), double-buffered, each
+// flushed buffer merged by stamp into a scratch buffer before the (discarding) sink.
+struct ordered_traits : chunk_traits {};
+using ordered_buffer_type = tracebuf::trace_buffer<ordered_traits, tracebuf::merging_sink<tracebuf::callback_sink>>;
+struct shared_ordered {
+    static inline std::vector<std::uint64_t> memory, scratch;
+    static inline std::unique_ptr<ordered_buffer_type> buffer;
+    template <std::size_t Bytes>
+    static void setup(const benchmark::State&) {
+        memory.assign(2 * Bytes / 8, 0);
+        scratch.assign(Bytes / 8, 0);
+        buffer = std::make_unique<ordered_buffer_type>(
+            memory.data(), 2 * Bytes,
+            tracebuf::merging_sink<tracebuf::callback_sink>(tracebuf::callback_sink(&discard, nullptr), scratch.data(),
+                                                           Bytes),
+            tracebuf::buffering::double_buffer, tracebuf::memory_contents::zeroed);
+    }
+    static void teardown(const benchmark::State&) {
+        buffer.reset();
+        memory = {};
+        scratch = {};
+    }
+};
+template <std::size_t R>
+using ordered_strategy = basic_chunk_strategy<ordered_buffer_type, R, false, tracebuf::ordered_writer, shared_ordered>;
 
 // ---- peers ----------------------------------------------------------------------------------
 
@@ -552,6 +584,8 @@ TRACEBUF_THROUGHPUT_ALL(16, l2, l2_bytes);
 TRACEBUF_THROUGHPUT_ALL(24, l2, l2_bytes);
 TRACEBUF_THROUGHPUT_ALL(16, big, big_bytes);
 TRACEBUF_THROUGHPUT_ALL(24, big, big_bytes);
+TRACEBUF_THROUGHPUT(ordered, 16, big, big_bytes, shared_ordered::setup, shared_ordered::teardown);
+TRACEBUF_THROUGHPUT(ordered, 24, big, big_bytes, shared_ordered::setup, shared_ordered::teardown);
 TRACEBUF_THROUGHPUT(chunk_callback, 24, big, big_bytes, shared<callback_membarrier_buffer>::setup,
                     shared<callback_membarrier_buffer>::teardown);
 TRACEBUF_THROUGHPUT(chunk_callback_seqcst, 24, big, big_bytes, shared<callback_seqcst_buffer>::setup,

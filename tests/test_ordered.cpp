@@ -338,13 +338,15 @@ struct chunk_builder {
 std::vector<std::uint32_t> merged_values(const std::vector<unsigned char>& in, merge_result& r) {
     static detail::ordered_merger<4> merger; // 4 threads at most
     std::vector<std::uint32_t> out;
-    r = merge_ordered(merger, in.data(), in.size(), 4096, [&](const unsigned char* rec, std::size_t length) {
-        std::uint16_t tag;
-        std::memcpy(&tag, rec, 2);
-        std::uint32_t v = 0;
-        if (tag == 0x1234 && length == 8) std::memcpy(&v, rec + 4, 4);
-        else v = 0xffffffffu - tag; // records outside chunks
-        out.push_back(v);
+    r = merge_ordered(merger, in.data(), in.size(), 4096, [&](const unsigned char* piece, std::size_t bytes) {
+        const scan_result whole = scan_records(piece, bytes, 4096, [&](std::uint16_t tag, const unsigned char* payload,
+                                                                       std::size_t n, std::size_t) {
+            std::uint32_t v = 0;
+            if (tag == 0x1234 && n == 4) std::memcpy(&v, payload, 4);
+            else v = 0xffffffffu - tag; // records outside chunks
+            out.push_back(v);
+        });
+        BOOST_TEST(whole.ok()); // every piece is whole records
     });
     return out;
 }

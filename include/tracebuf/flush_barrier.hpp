@@ -179,7 +179,7 @@ private:
                 counter_.await_release(epoch);
                 // relaxed: written before the release of the flush of `epoch`, which
                 // await_release acquired; not overwritten before this thread leaves (I5).
-                pos -= bases_[epoch % history].load(atomics::relaxed);
+                pos -= bases_[epoch % history].value.load(atomics::relaxed);
             }
         }
     }
@@ -234,7 +234,7 @@ private:
             }
             // relaxed: published by counter_.release (release), acquired by the parked threads
             // and by any thread that comes online later.
-            bases_[counter_.epoch() % history].store(base, atomics::relaxed);
+            bases_[counter_.epoch() % history].value.store(base, atomics::relaxed);
             arena_.rebase(base);
             counter_.release(counter_.take_parked() + 1);
             arena_.unmark(); // before this thread can be waited for: the next flush needs it
@@ -311,7 +311,7 @@ private:
             if (pos <= capacity) placeable = false; // read by that flush, or (crossing) impossible
             // relaxed: written before that flush's release, which the guest's registration
             // acquired; not overwritten while the guest is online.
-            else pos -= bases_[(space + i) % history].load(atomics::relaxed);
+            else pos -= bases_[(space + i) % history].value.load(atomics::relaxed);
         }
         if (placeable) {
             const std::uint64_t at = settle(guest, pos, n, skip);
@@ -326,7 +326,10 @@ private:
     arena_type& arena_;
     counter_type& counter_;
     Sink& sink_;
-    atomic<std::uint64_t> bases_[history] = {};
+    struct base_slot {
+        atomic<std::uint64_t> value{0};
+    };
+    base_slot bases_[history];
     atomic<std::uint64_t> flushes_{0};
     atomic<std::uint64_t> bytes_flushed_{0};
     atomic<std::uint64_t> parks_{0};

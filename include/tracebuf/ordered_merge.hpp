@@ -135,7 +135,10 @@ private:
                 at += h.bytes;
                 continue;
             }
-            if (r.tag != tags::padding) emit_record(emit, at, r.length);
+            if (r.tag != tags::padding) {
+                emit(data_ + at, align_up(r.length));
+                ++result_.records;
+            }
             at += align_up(r.length);
         }
     }
@@ -144,12 +147,6 @@ private:
         for (std::size_t i = 0; i < threads_; ++i)
             if (cursors_[i].pid == pid && cursors_[i].tid == tid) return i;
         return MaxThreads;
-    }
-
-    template <class Emit>
-    void emit_record(Emit& emit, std::size_t at, std::size_t length) noexcept {
-        emit(data_ + at, length);
-        ++result_.records;
     }
 
     // Moves c past stamps and padding to its next record to emit, into the thread's next
@@ -232,11 +229,21 @@ private:
             std::size_t next = MaxThreads;
             if (heap_size_ > 1) next = heap_size_ > 2 && before(heap_[2], heap_[1]) ? heap_[2] : heap_[1];
             for (;;) {
-                record_view r;
-                __builtin_memcpy(&r.tag, data_ + c.at, 2);
-                __builtin_memcpy(&r.length, data_ + c.at + 2, 2);
-                emit_record(emit, c.at, r.length); // settle() checked it
-                c.at += align_up(r.length);
+                // The unit at c.at: its records up to the next stamp, padding or the chunk's
+                // end lie back to back, so they go out in one piece.
+                std::size_t end = c.at;
+                // The buffer was written by other cores: fetch ahead of the walk (up to the
+                // chunk's end, which the buffer contains).
+                if (c.at + 512 < c.chunk_end) __builtin_prefetch(data_ + c.at + 512);
+                while (end < c.chunk_end) {
+                    record_view r;
+                    if (!read_record(data_, end, c.chunk_end, max_record_, r)) break; // settle() reports it
+                    if (r.tag == tags::stamp || r.tag == tags::stamp_delta || r.tag == tags::padding) break;
+                    end += align_up(r.length);
+                    ++result_.records;
+                }
+                emit(data_ + c.at, end - c.at);
+                c.at = end;
                 if (!settle(c)) {
                     heap_[0] = heap_[--heap_size_];
                     break;
@@ -260,8 +267,10 @@ private:
 } // namespace detail
 
 /// Merges one flushed buffer of ordered mode (see the top of this header) and calls
-/// emit(record, length) for each record of the result, in order; `record` points at the
-/// record's header in `data`, `length` is its header's (unpadded). `merger` holds the
+/// emit(records, bytes) for each piece of the result, in order: `bytes` (a multiple of 8) of
+/// whole records back to back in `data`, each padded to 8 as it lies there (the padding bytes
+/// are whatever the writer left: zero unless the buffer is reused without
+/// Traits::zero_after_flush). `merger` holds the
 /// per-thread state (MaxThreads threads; keep it off the stack for large tables).
 template <std::size_t MaxThreads, class Emit>
 merge_result merge_ordered(detail::ordered_merger<MaxThreads>& merger, const void* data, std::size_t size,
@@ -309,8 +318,8 @@ public:
         used_ = 0;
         error_ = 0;
         const merge_result r = merge_ordered(merger_, data, size, max_record_,
-                                             [this](const unsigned char* record, std::size_t length) noexcept {
-                                                 append(record, length);
+                                             [this](const unsigned char* records, std::size_t bytes) noexcept {
+                                                 append(records, bytes);
                                              });
         if (used_ != 0) hand_over();
         ++stats_.flushes;
@@ -326,14 +335,17 @@ public:
     const merge_stats& stats() const noexcept { return stats_; }
 
 private:
-    TRACEBUF_FORCEINLINE void append(const unsigned char* record, std::size_t length) noexcept {
-        const std::size_t footprint = align_up(length);
-        if (TRACEBUF_UNLIKELY(scratch_bytes_ - used_ < footprint)) hand_over();
-        unsigned char* at = scratch_ + used_;
-        const std::uint64_t zero = 0;
-        __builtin_memcpy(at + footprint - 8, &zero, 8); // the padding after the record reads 0
-        __builtin_memcpy(at, record, length);
-        used_ += footprint;
+    TRACEBUF_FORCEINLINE void append(const unsigned char* records, std::size_t bytes) noexcept {
+        if (TRACEBUF_UNLIKELY(scratch_bytes_ - used_ < bytes)) {
+            hand_over();
+            if (bytes > scratch_bytes_) { // a piece larger than the scratch goes out as it is
+                if (error_ == 0) error_ = inner_.write(records, bytes);
+                stats_.bytes_out += bytes;
+                return;
+            }
+        }
+        __builtin_memcpy(scratch_ + used_, records, bytes);
+        used_ += bytes;
     }
 
     void hand_over() noexcept {
