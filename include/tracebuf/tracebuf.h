@@ -62,11 +62,14 @@ enum tracebuf_status {
     TRACEBUF_BAD_CLOCK     /* ordered mode: the clock failed its check */
 };
 
-/* How tracebuf_create_ex uses its memory. */
+/* How tracebuf_create_ex uses its memory: one of the first two, optionally with the third. */
 enum tracebuf_buffering {
     TRACEBUF_SINGLE_BUFFER = 0, /* one buffer; writers park while the flusher writes it out */
-    TRACEBUF_DOUBLE_BUFFER = 1  /* two halves: a flush swaps them, releases the parked writers,
+    TRACEBUF_DOUBLE_BUFFER = 1, /* two halves: a flush swaps them, releases the parked writers,
                                    then writes the full half out (each half >= 64 KiB) */
+    TRACEBUF_ORDERED_MERGE = 2  /* for ordered-mode writers: each flushed buffer is merged by
+                                   stamp (ordered_merge.hpp) before it is written; creating the
+                                   buffer checks the clock first (TRACEBUF_BAD_CLOCK) */
 };
 
 typedef struct tracebuf_stats {
@@ -84,8 +87,8 @@ tracebuf_buffer* tracebuf_create(void* memory, size_t bytes, tracebuf_write_fn w
                                  void* context, int* status);
 /* The same, writing to a file descriptor (full writes, EINTR retried, errors reported). */
 tracebuf_buffer* tracebuf_create_fd(void* memory, size_t bytes, int fd, int* status);
-/* Either of the above with a choice of buffering (enum tracebuf_buffering); the plain
- * versions are TRACEBUF_SINGLE_BUFFER. Pass write = NULL to write to `fd` instead. */
+/* Either of the above with a choice of buffering (enum tracebuf_buffering, its flags or'ed);
+ * the plain versions are TRACEBUF_SINGLE_BUFFER. Pass write = NULL to write to `fd` instead. */
 tracebuf_buffer* tracebuf_create_ex(void* memory, size_t bytes, tracebuf_write_fn write,
                                     void* context, int fd, int buffering, int* status);
 /* Frees the control block (not the memory). Call after tracebuf_drain. */
@@ -98,11 +101,20 @@ void tracebuf_get_stats(const tracebuf_buffer* buf, tracebuf_stats* out);
 /* ---- Writers: one per thread, any mode ------------------------------------------------- */
 
 enum tracebuf_mode {
-    TRACEBUF_RECORD_MODE = 0, /* one shared reservation per record: the finest global order */
-    TRACEBUF_CHUNK_MODE = 1   /* one per chunk of chunk_bytes (a multiple of 8, 4 KiB to 64 KiB
-                                 suits most hosts), records placed with plain stores, each chunk
-                                 headed by a TRACEBUF_CHUNK_TAG record (pid, tid, bytes,
-                                 per-thread sequence); the trace orders chunks, not records */
+    TRACEBUF_RECORD_MODE = 0,  /* one shared reservation per record: the finest global order */
+    TRACEBUF_CHUNK_MODE = 1,   /* one per chunk of chunk_bytes (a multiple of 8, 4 KiB to 64 KiB
+                                  suits most hosts), records placed with plain stores, each chunk
+                                  headed by a TRACEBUF_CHUNK_TAG record (pid, tid, bytes,
+                                  per-thread sequence); the trace orders chunks, not records */
+    TRACEBUF_ORDERED_MODE = 2  /* chunks whose records carry clock stamps, merged by stamp: record
+                                  mode's order (docs/protocol.md, "Ordered mode"); needs a buffer
+                                  created with TRACEBUF_ORDERED_MERGE */
+};
+/* How an ordered-mode reservation reads the clock (the other modes ignore it). */
+enum tracebuf_stamp {
+    TRACEBUF_STAMP_ORDERED = 0, /* after every earlier load completed: after a load, or in doubt */
+    TRACEBUF_STAMP_RELAXED = 1, /* may be read early: for a store */
+    TRACEBUF_STAMP_INHERIT = 2  /* no clock read: placed after the thread's previous record */
 };
 #define TRACEBUF_CHUNK_TAG 0xfffe
 
@@ -111,7 +123,8 @@ typedef struct tracebuf_writer {
 } tracebuf_writer;
 
 /* Makes `w` a writer of `buf` for the calling thread. chunk_bytes, pid and tid are used in
- * chunk mode only. TRACEBUF_BAD_ARGUMENT for an unknown mode, TRACEBUF_BAD_SIZE for a chunk
+ * chunk and ordered mode only. TRACEBUF_BAD_ARGUMENT for an unknown mode (or ordered mode on
+ * a buffer that does not merge), TRACEBUF_BAD_SIZE for a chunk
  * size out of range (registration then fails with it), TRACEBUF_ALREADY_REGISTERED for a
  * writer that is registered (it is left alone). */
 int tracebuf_writer_init(tracebuf_writer* w, tracebuf_buffer* buf, int mode, size_t chunk_bytes,
@@ -130,6 +143,11 @@ void* tracebuf_writer_reserve(tracebuf_writer* w, size_t n);
 void* tracebuf_writer_reserve_record(tracebuf_writer* w, uint16_t tag, size_t payload_size);
 int tracebuf_writer_write_record(tracebuf_writer* w, uint16_t tag, const void* payload,
                                  size_t payload_size);
+/* The same three with a stamp (enum tracebuf_stamp); without, TRACEBUF_STAMP_ORDERED. */
+void* tracebuf_writer_reserve_stamped(tracebuf_writer* w, size_t n, int stamp);
+void* tracebuf_writer_reserve_record_stamped(tracebuf_writer* w, uint16_t tag, size_t payload_size, int stamp);
+int tracebuf_writer_write_record_stamped(tracebuf_writer* w, uint16_t tag, const void* payload,
+                                         size_t payload_size, int stamp);
 int tracebuf_writer_flush(tracebuf_writer* w); /* everything reserved so far, to the sink */
 int tracebuf_writer_last_error(const tracebuf_writer* w);
 uint64_t tracebuf_writer_chunks(const tracebuf_writer* w); /* chunks started (chunk mode) */
@@ -177,8 +195,12 @@ uint64_t tracebuf_reserve_slow(tracebuf_buffer* buf, tracebuf_producer* p, uint6
 #if defined(TRACEBUF_C_API_IMPLEMENTATION) && defined(__cplusplus)
 
 #include <cstddef>
+#include <memory>
 #include <new>
+#include <utility>
 
+#include <tracebuf/clock_check.hpp>
+#include <tracebuf/ordered_merge.hpp>
 #include <tracebuf/tracebuf.hpp>
 
 namespace tracebuf {
@@ -199,13 +221,24 @@ struct producer_access {
 
 namespace detail {
 
-// The sink behind the C API: a C callback, or an fd_sink owned by the control block.
-struct c_api_sink {
+// Where the C API's flushes go: a C callback, or an fd_sink owned by the control block.
+struct c_api_output {
     tracebuf_write_fn fn;
     void* context;
     fd_sink fd;
     int write(const void* data, std::size_t size) noexcept {
         return fn != nullptr ? fn(context, data, size) : fd.write(data, size);
+    }
+};
+// The sink behind the C API: the output, through the ordered merge when the buffer was
+// created with TRACEBUF_ORDERED_MERGE (the merge and its scratch owned here).
+struct c_api_sink {
+    using merge_type = merging_sink<c_api_output>;
+    c_api_output out;
+    std::unique_ptr<merge_type> merge;
+    std::unique_ptr<std::uint64_t[]> scratch;
+    int write(const void* data, std::size_t size) noexcept {
+        return merge ? merge->write(data, size) : out.write(data, size);
     }
 };
 
@@ -227,15 +260,26 @@ static_assert(alignof(producer) <= alignof(tracebuf_producer), "tracebuf_produce
 static_assert(static_cast<int>(errc::bad_clock) == TRACEBUF_BAD_CLOCK, "C status codes drifted");
 static_assert(tags::chunk == TRACEBUF_CHUNK_TAG, "chunk tag drifted");
 
-inline tracebuf_buffer* c_create(void* memory, std::size_t bytes, c_api_sink sink, int buffering_mode,
+inline tracebuf_buffer* c_create(void* memory, std::size_t bytes, c_api_output out, int options,
                                  int* status) {
-    if (buffering_mode != TRACEBUF_SINGLE_BUFFER && buffering_mode != TRACEBUF_DOUBLE_BUFFER) {
-        if (status != nullptr) *status = TRACEBUF_BAD_ARGUMENT;
+    auto refuse = [status](int s) -> tracebuf_buffer* {
+        if (status != nullptr) *status = s;
         return nullptr;
+    };
+    if ((options & ~(TRACEBUF_DOUBLE_BUFFER | TRACEBUF_ORDERED_MERGE)) != 0) return refuse(TRACEBUF_BAD_ARGUMENT);
+    const buffering mode = (options & TRACEBUF_DOUBLE_BUFFER) != 0 ? buffering::double_buffer : buffering::single;
+    c_api_sink sink{out, nullptr, nullptr};
+    if ((options & TRACEBUF_ORDERED_MERGE) != 0) {
+        if (check_clock<c_api_traits::clock>(20000).status() != errc::ok) return refuse(TRACEBUF_BAD_CLOCK);
+        const std::size_t capacity = (mode == buffering::double_buffer ? bytes / 2 : bytes) / 8 * 8;
+        sink.scratch.reset(new (std::nothrow) std::uint64_t[capacity / 8 + 1]);
+        if (sink.scratch) {
+            sink.merge.reset(new (std::nothrow) c_api_sink::merge_type(out, sink.scratch.get(), capacity,
+                                                                       c_api_traits::max_record_size));
+        }
+        if (!sink.merge) return refuse(TRACEBUF_NO_MEMORY);
     }
-    const buffering mode =
-        buffering_mode == TRACEBUF_DOUBLE_BUFFER ? buffering::double_buffer : buffering::single;
-    auto* b = new (std::nothrow) c_api_buffer(memory, bytes, sink, mode);
+    auto* b = new (std::nothrow) c_api_buffer(memory, bytes, std::move(sink), mode);
     int s = b == nullptr ? TRACEBUF_NO_MEMORY : c_status(b->status());
     if (s != TRACEBUF_OK) {
         delete b;
@@ -249,28 +293,37 @@ inline const c_api_buffer& c_buffer(const tracebuf_buffer* b) noexcept {
     return *reinterpret_cast<const c_api_buffer*>(b);
 }
 
+constexpr std::size_t largest(std::size_t a, std::size_t b, std::size_t c) noexcept {
+    return a > b ? (a > c ? a : c) : (b > c ? b : c);
+}
+
 // A tracebuf_writer holds one writer of any mode; every call is one generic call on
 // whichever it holds.
 class c_writer {
 public:
     using record_type = record_writer<c_api_buffer>;
     using chunk_type = chunk_writer<c_api_buffer>;
+    using ordered_type = ordered_writer<c_api_buffer>;
 
     c_writer(c_api_buffer& b, int mode, std::size_t chunk_bytes, std::uint32_t pid, std::uint32_t tid) noexcept
         : mode_(mode), seal_(seal_of(this)) {
         if (mode == TRACEBUF_CHUNK_MODE) new (&storage_) chunk_type(b, chunk_bytes, pid, tid);
+        else if (mode == TRACEBUF_ORDERED_MODE) new (&storage_) ordered_type(b, chunk_bytes, pid, tid);
         else new (&storage_) record_type(b);
     }
 
     template <class Call>
     auto visit(Call&& call) noexcept {
         if (mode_ == TRACEBUF_CHUNK_MODE) return call(*std::launder(reinterpret_cast<chunk_type*>(&storage_)));
+        if (mode_ == TRACEBUF_ORDERED_MODE) return call(*std::launder(reinterpret_cast<ordered_type*>(&storage_)));
         return call(*std::launder(reinterpret_cast<record_type*>(&storage_)));
     }
     template <class Call>
     auto visit(Call&& call) const noexcept {
         if (mode_ == TRACEBUF_CHUNK_MODE)
             return call(*std::launder(reinterpret_cast<const chunk_type*>(&storage_)));
+        if (mode_ == TRACEBUF_ORDERED_MODE)
+            return call(*std::launder(reinterpret_cast<const ordered_type*>(&storage_)));
         return call(*std::launder(reinterpret_cast<const record_type*>(&storage_)));
     }
 
@@ -291,9 +344,8 @@ private:
 
     int mode_;
     std::uint64_t seal_;
-    alignas(chunk_type) alignas(record_type) unsigned char storage_[sizeof(chunk_type) > sizeof(record_type)
-                                                                        ? sizeof(chunk_type)
-                                                                        : sizeof(record_type)];
+    alignas(chunk_type) alignas(record_type) alignas(ordered_type) unsigned char storage_[largest(
+        sizeof(chunk_type), sizeof(record_type), sizeof(ordered_type))];
 };
 static_assert(sizeof(c_writer) <= sizeof(tracebuf_writer), "tracebuf_writer too small");
 static_assert(alignof(c_writer) <= alignof(tracebuf_writer), "tracebuf_writer misaligned");
@@ -310,16 +362,16 @@ extern "C" {
 
 tracebuf_buffer* tracebuf_create(void* memory, size_t bytes, tracebuf_write_fn write, void* context,
                                  int* status) {
-    return tracebuf::detail::c_create(memory, bytes, {write, context, tracebuf::fd_sink(-1)},
+    return tracebuf::detail::c_create(memory, bytes, tracebuf::detail::c_api_output{write, context, tracebuf::fd_sink(-1)},
                                       TRACEBUF_SINGLE_BUFFER, status);
 }
 tracebuf_buffer* tracebuf_create_fd(void* memory, size_t bytes, int fd, int* status) {
-    return tracebuf::detail::c_create(memory, bytes, {nullptr, nullptr, tracebuf::fd_sink(fd)},
+    return tracebuf::detail::c_create(memory, bytes, tracebuf::detail::c_api_output{nullptr, nullptr, tracebuf::fd_sink(fd)},
                                       TRACEBUF_SINGLE_BUFFER, status);
 }
 tracebuf_buffer* tracebuf_create_ex(void* memory, size_t bytes, tracebuf_write_fn write, void* context,
                                     int fd, int buffering, int* status) {
-    return tracebuf::detail::c_create(memory, bytes, {write, context, tracebuf::fd_sink(write ? -1 : fd)},
+    return tracebuf::detail::c_create(memory, bytes, tracebuf::detail::c_api_output{write, context, tracebuf::fd_sink(write ? -1 : fd)},
                                       buffering, status);
 }
 void tracebuf_destroy(tracebuf_buffer* buf) { delete &tracebuf::detail::c_buffer(buf); }
@@ -343,7 +395,9 @@ void tracebuf_write_padding(void* at, size_t n) {
 int tracebuf_writer_init(tracebuf_writer* w, tracebuf_buffer* buf, int mode, size_t chunk_bytes, uint32_t pid,
                          uint32_t tid) {
     using namespace tracebuf::detail;
-    if (mode != TRACEBUF_RECORD_MODE && mode != TRACEBUF_CHUNK_MODE) return TRACEBUF_BAD_ARGUMENT;
+    if (mode != TRACEBUF_RECORD_MODE && mode != TRACEBUF_CHUNK_MODE && mode != TRACEBUF_ORDERED_MODE)
+        return TRACEBUF_BAD_ARGUMENT;
+    if (mode == TRACEBUF_ORDERED_MODE && !c_buffer(buf).sink().merge) return TRACEBUF_BAD_ARGUMENT;
     if (c_writer::holds_registered(w)) return TRACEBUF_ALREADY_REGISTERED;
     c_writer* made = new (w) c_writer(c_buffer(buf), mode, chunk_bytes, pid, tid);
     return c_status(made->visit([](auto& x) noexcept { return x.status(); }));
@@ -384,6 +438,25 @@ int tracebuf_writer_write_record(tracebuf_writer* w, uint16_t tag, const void* p
     using namespace tracebuf::detail;
     return c_status(c_writer_of(w).visit([=](auto& x) noexcept { return x.write_record(tag, payload, payload_size); }));
 }
+static inline tracebuf::stamp c_stamp(int stamp) noexcept {
+    return stamp == TRACEBUF_STAMP_RELAXED   ? tracebuf::stamp::relaxed
+           : stamp == TRACEBUF_STAMP_INHERIT ? tracebuf::stamp::inherit
+                                             : tracebuf::stamp::ordered;
+}
+void* tracebuf_writer_reserve_stamped(tracebuf_writer* w, size_t n, int stamp) {
+    using namespace tracebuf::detail;
+    return c_writer_of(w).visit([=](auto& x) noexcept { return static_cast<void*>(x.reserve(n, c_stamp(stamp))); });
+}
+void* tracebuf_writer_reserve_record_stamped(tracebuf_writer* w, uint16_t tag, size_t payload_size, int stamp) {
+    using namespace tracebuf::detail;
+    return c_writer_of(w).visit([=](auto& x) noexcept { return x.reserve_record(tag, payload_size, c_stamp(stamp)); });
+}
+int tracebuf_writer_write_record_stamped(tracebuf_writer* w, uint16_t tag, const void* payload, size_t payload_size,
+                                         int stamp) {
+    using namespace tracebuf::detail;
+    return c_status(c_writer_of(w).visit(
+        [=](auto& x) noexcept { return x.write_record(tag, payload, payload_size, c_stamp(stamp)); }));
+}
 int tracebuf_writer_flush(tracebuf_writer* w) {
     using namespace tracebuf::detail;
     return c_status(c_writer_of(w).visit([](auto& x) noexcept { return x.flush(); }));
@@ -395,7 +468,7 @@ int tracebuf_writer_last_error(const tracebuf_writer* w) {
 uint64_t tracebuf_writer_chunks(const tracebuf_writer* w) {
     using namespace tracebuf::detail;
     return c_writer_of(w).visit([](const auto& x) noexcept -> std::uint64_t {
-        if constexpr (std::is_same_v<std::decay_t<decltype(x)>, c_writer::chunk_type>) return x.chunks();
+        if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, c_writer::record_type>) return x.chunks();
         return 0;
     });
 }
