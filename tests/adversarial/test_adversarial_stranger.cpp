@@ -233,6 +233,7 @@ BOOST_AUTO_TEST_CASE(a_parked_claim_follows_every_flush_since_the_call) {
     auto& buf = r->buf;
     std::atomic<bool> b_registered{false}, a_may_leave{false};
     std::atomic<int> b_phase{0};
+    r->log.hold = true; // flush e, the first one, stays in the sink until released below
     std::thread a([&] {
         producer p;
         if (buf.register_thread(p) != errc::ok) return;
@@ -240,7 +241,7 @@ BOOST_AUTO_TEST_CASE(a_parked_claim_follows_every_flush_since_the_call) {
         write_rec(buf.reserve(p, 1000), 1000, 1, 0);
         unsigned char* at = buf.reserve(p, 64); // crosses at 1000: leads flush e (held in the sink)
         if (at) write_rec(at, 64, 1, 1);
-        buf.go_offline(p); // waits outside tracebuf: offline (host contract)
+        // Stays online, as a thread running guest code does: B's flush e + 1 waits for it.
         while (!a_may_leave.load()) std::this_thread::sleep_for(1ms);
         buf.unregister_thread(p); // lets B's flush e + 1 run
     });
@@ -249,7 +250,6 @@ BOOST_AUTO_TEST_CASE(a_parked_claim_follows_every_flush_since_the_call) {
         if (buf.register_thread(p) != errc::ok) return;
         b_registered = true;
         if (!eventually([&] { return buf.arena().position() == 1064; })) return;
-        r->log.hold = true;
         unsigned char* at = buf.reserve(p, 1000); // parks at 1064; flush e moves it to [64, 1064): crosses, leads e + 1
         if (at) write_rec(at, 1000, 2, 0);
         buf.go_offline(p); // waits outside tracebuf: offline (host contract)
@@ -263,6 +263,7 @@ BOOST_AUTO_TEST_CASE(a_parked_claim_follows_every_flush_since_the_call) {
     });
     BOOST_REQUIRE(eventually([&] { return r->log.entered.load() == 1; })); // flush e owns the buffer
     BOOST_REQUIRE(buf.counter().flushing());
+    BOOST_REQUIRE(eventually([&] { return buf.arena().position() == 2064; })); // B's claim is parked
     const std::uint32_t e = buf.counter().epoch();
     const std::uint64_t pos = buf.reserve_fast(1024); // [2064, 3088) of space e: parked
     BOOST_TEST(pos == 2064u);

@@ -178,7 +178,7 @@ struct shared_log {
     std::atomic<int> inside{0};
     std::atomic<int> max_inside{0};
     std::atomic<int> entered{0};
-    std::atomic<bool> hold{false};
+    std::atomic<bool> hold{false};         // hold every flush while set (a 60 s net against a hung test)
     std::atomic<int> hold_until_inside{0}; // > 0: hold until this many writers are inside (or 2 s)
 };
 
@@ -190,9 +190,10 @@ struct log_sink {
         while (now > seen && !log->max_inside.compare_exchange_weak(seen, now)) {
         }
         log->entered.fetch_add(1);
-        const auto deadline = std::chrono::steady_clock::now() + 2s;
-        while (log->hold.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+        const auto hold_deadline = std::chrono::steady_clock::now() + 60s;
+        while (log->hold.load() && std::chrono::steady_clock::now() < hold_deadline) std::this_thread::sleep_for(1ms);
         if (const int want = log->hold_until_inside.load(); want > 0) {
+            const auto deadline = std::chrono::steady_clock::now() + 2s;
             while (log->inside.load() < want && std::chrono::steady_clock::now() < deadline)
                 std::this_thread::sleep_for(1ms);
         }
