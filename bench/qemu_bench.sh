@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Wall time of xz -T4 under qemu-x86_64 with each tracing strategy, on the same input, each
 # run 3 times (median), written to docs/bench/qemu.md. Strategies: no plugin; a plugin that
-# only counts; tracebuf in each mode (record, chunk, double, chunk-double); one shared buffer
-# under a mutex; private per-thread buffers to separate files (no global order). Each writing strategy with a real file and
-# with /dev/null, so that the disk does not hide the buffers' cost.
+# only counts; tracebuf in each mode (record, chunk, double, chunk-double, ordered); one shared
+# buffer under a mutex; private per-thread buffers to separate files (no global order). Each
+# writing strategy with a real file and with /dev/null, so that the disk does not hide the
+# buffers' cost.
 #   bench/qemu_bench.sh [LINES]    input size (default 10000 lines, about 450 KB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +42,7 @@ t[none]=$(run none "")
 t[count]=$(run count "$base,strategy=count")
 for sink in file null; do
   if [ $sink = file ]; then out=$PWD/$dir/trace; else out=/dev/null; fi
-  for m in record chunk double chunk-double; do
+  for m in record chunk double chunk-double ordered; do
     t[tracebuf-$m/$sink]=$(run "tracebuf-$m/$sink" "$tb,out=$out,mode=$m")
   done
   # The private plugin holds 16 MiB per thread (5 x 16 MiB for xz): the same memory here.
@@ -69,7 +70,7 @@ done
   echo "|---|---|---|---|---|---|"
   echo "| no plugin | ${t[none]} | | | | 1.00 |"
   echo "| count only | ${t[count]} | | | | $(ratio "${t[count]}" "${t[none]}") |"
-  for s in tracebuf-record tracebuf-chunk tracebuf-double tracebuf-chunk-double tracebuf-chunk-double-80MiB tracebuf-chunk-double-direct mutex private; do
+  for s in tracebuf-record tracebuf-chunk tracebuf-double tracebuf-chunk-double tracebuf-ordered tracebuf-chunk-double-80MiB tracebuf-chunk-double-direct mutex private; do
     echo "| $s | ${t[$s/file]} | ${t[$s/null]} | $(ratio "${t[$s/file]}" "${t[private/file]}") | $(ratio "${t[$s/null]}" "${t[private/null]}") | $(ratio "${t[$s/null]}" "${t[none]}") |"
   done
   echo
@@ -87,7 +88,10 @@ done
   echo "file column measures the page cache as much as the plugins. Written with O_DIRECT the trace"
   echo "skips that copy, and the writing thread sleeps while the device reads the buffer. With the"
   echo "inline flush, writers are also parked while the flusher writes; the double modes write one"
-  echo "buffer out while the threads fill the other. Each mode's trace passes"
+  echo "buffer out while the threads fill the other. Ordered mode is chunk-double plus a clock"
+  echo "stamp per record (lfence; rdtsc for loads, the bare counter clamped for the rest) and the"
+  echo "merge by stamp of each flushed buffer, done by the writing thread on the same two cores."
+  echo "Each mode's trace passes"
   echo "\`tracebuf-dump --verify\` in \`ctest -R qemu\`."
 } > docs/bench/qemu.md
 cat docs/bench/qemu.md

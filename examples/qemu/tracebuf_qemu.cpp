@@ -268,7 +268,10 @@ struct tracer {
         tracebuf_qemu::access_payload r;
         const std::size_t size = tracebuf_qemu::read_access(info, vaddr, tracebuf_qemu::seq_of(udata), r);
         const bool store = qemu_plugin_mem_is_store(info);
-        write(t, store ? mt::store : mt::load, &r, size, store ? tracebuf::stamp::relaxed : tracebuf::stamp::ordered);
+        // Ordered mode: a load may be an acquire, so its stamp is read after it; a store cannot
+        // acquire and takes the thread's previous stamp, with no clock read (docs/protocol.md,
+        // "Ordered mode").
+        write(t, store ? mt::store : mt::load, &r, size, store ? tracebuf::stamp::inherit : tracebuf::stamp::ordered);
         leave(t);
     }
 
