@@ -134,7 +134,10 @@ BOOST_AUTO_TEST_CASE(serialized_mixed_misuse_loses_nothing_accepted) {
 // 5b. The documented misuse: a serialized policy on a host that is not serialized (threads
 // run in parallel, no lock). Only liveness is promised: nobody waits for ever, refused claims
 // write nothing, drain() ends it. Accepted claims here may be flushed half-written (that is
-// what serialization guarantees against), so the contents are not checked.
+// what serialization guarantees against), so the contents are not checked. The misuse's
+// unsynchronised writes are exactly what ThreadSanitizer reports, so that build leaves the
+// case out; the optimised and ASan builds run it.
+#ifndef __SANITIZE_THREAD__
 BOOST_AUTO_TEST_CASE(serialized_policy_misused_in_parallel_stays_live) {
     shared_log log;
     std::vector<std::uint64_t> mem(1024 / 8);
@@ -171,3 +174,4 @@ BOOST_AUTO_TEST_CASE(serialized_policy_misused_in_parallel_stays_live) {
     BOOST_TEST_MESSAGE("accepted " << accepted.load() << ", refused (would_block) " << refused.load());
     delete buf;
 }
+#endif
