@@ -6,7 +6,7 @@
 #   scripts/demo.sh [LINES] [MODE]   input size in lines of text (default 10000, about
 #                                    450 KB; the trace takes about 2.3 KB per input byte);
 #                                    the plugin's mode: record (default), chunk, double,
-#                                    chunk-double (docs/qemu-tracer.md)
+#                                    chunk-double, ordered (docs/qemu-tracer.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
