@@ -45,6 +45,7 @@
 #include <tracebuf/memtrace_reader.hpp>
 #include <tracebuf/reader.hpp>
 #include <tracebuf/record.hpp>
+#include <tracebuf/trace_file.hpp>
 
 #include "memtrace_export.hpp"
 
@@ -271,17 +272,23 @@ int export_memtrace(const char* path, const std::string& out_path, const tracebu
         return 2;
     }
     struct stat out_st;
+    // The export holds the trace's values: it is created 0600 (mkstemp) and renamed over OUT,
+    // which never follows a link; a symbolic link at OUT is refused all the same, as the
+    // tracers refuse one (tracebuf/trace_file.hpp), rather than silently replaced.
+    if (::lstat(out_path.c_str(), &out_st) == 0 && S_ISLNK(out_st.st_mode)) {
+        std::fprintf(stderr, "tracebuf-dump: %s: %s\n", out_path.c_str(), tracebuf::trace_file_error(ELOOP));
+        return 2;
+    }
     if (::stat(out_path.c_str(), &out_st) == 0 && out_st.st_dev == st.st_dev && out_st.st_ino == st.st_ino) {
         std::fprintf(stderr, "tracebuf-dump: %s: the export would replace its own input\n", out_path.c_str());
         return 2;
     }
     std::string temp = out_path + ".partial-XXXXXX";
-    const int out = ::mkstemp(temp.data());
+    const int out = ::mkostemp(temp.data(), O_CLOEXEC);
     if (out < 0) {
         std::fprintf(stderr, "tracebuf-dump: %s: %s\n", temp.c_str(), std::strerror(errno));
         return 2;
     }
-    ::fchmod(out, 0644);
     const auto give_up = [&](int status) {
         ::close(out);
         ::unlink(temp.c_str());

@@ -61,6 +61,7 @@
 #include <tracebuf/memtrace.hpp>
 #include <tracebuf/ordered_merge.hpp>
 #include <tracebuf/sink_direct.hpp>
+#include <tracebuf/trace_file.hpp>
 #include <tracebuf/tracebuf.hpp>
 
 #include "guest_mappings.hpp"
@@ -337,7 +338,9 @@ struct tracer {
             if (t.parked_ns > max_parked_ns) max_parked_ns = t.parked_ns;
         }
         const std::string path = g.out_path + ".summary";
-        if (FILE* f = std::fopen(path.c_str(), "w")) {
+        const int fd = tracebuf::create_trace_file(path.c_str());
+        if (fd < 0) say("tracebuf: cannot open " + path + ": " + tracebuf::trace_file_error(errno) + "\n");
+        if (FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr) {
             std::fprintf(f, "threads: %zu (untraced: %" PRIu64 ")\n", threads.size(), g.refused_threads);
             std::fprintf(f, "records: %" PRIu64 " (from the threads; plus the header and summary)\n", records);
             std::fprintf(f, "bytes: %" PRIu64 "\n", s.bytes_flushed);
@@ -353,7 +356,9 @@ struct tracer {
             }
             std::fprintf(f, "sink error: %d\n", s.sink_error);
             std::fprintf(f, "wall time: %.3f s\n", seconds);
-            std::fclose(f);
+            if (std::fclose(f) != 0) say("tracebuf: writing " + path + " failed: " + std::strerror(errno) + "\n");
+        } else if (fd >= 0) {
+            ::close(fd);
         }
     }
 
@@ -465,17 +470,18 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
                          "[,mode=record|chunk|double|chunk-double|ordered][,chunk=BYTES][,direct=1] (linux-user only)\n");
         return -1;
     }
-    constexpr int open_flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+    // Mode 0600, never through a symbolic link (trace_file.hpp): the trace holds every value
+    // the guest loaded and stored.
     if (g.direct) {
-        g.fd = ::open(g.out_path.c_str(), open_flags | O_DIRECT, 0644);
+        g.fd = tracebuf::create_trace_file(g.out_path.c_str(), O_DIRECT);
         if (g.fd < 0 && errno == EINVAL) {
             say("tracebuf: " + g.out_path + " does not take O_DIRECT; writing through the page cache\n");
             g.direct = false;
         }
     }
-    if (!g.direct) g.fd = ::open(g.out_path.c_str(), open_flags, 0644);
+    if (!g.direct) g.fd = tracebuf::create_trace_file(g.out_path.c_str());
     if (g.fd < 0) {
-        say("tracebuf: cannot open " + g.out_path + ": " + std::strerror(errno) + "\n");
+        say("tracebuf: cannot open " + g.out_path + ": " + tracebuf::trace_file_error(errno) + "\n");
         return -1;
     }
     g.pid = ::getpid();
