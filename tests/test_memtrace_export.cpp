@@ -327,6 +327,14 @@ BOOST_AUTO_TEST_CASE(bad_input_fails_with_the_offset_of_the_bad_record) {
     trace_builder cut;
     cut.header().chunk(100, 4096, 0).thread(0, 100, 0);
     expect_error(cut.bytes(), cut.size(), "chunk cut");
+    // Found by fuzz_memtrace: an MMAP record whose name has no NUL went through, and memtrace
+    // refuses the whole file for it.
+    trace_builder unterminated = good;
+    std::vector<unsigned char> mmap(tracebuf::memtrace::mmap_payload_size(4), 0);
+    tracebuf::memtrace::put_mmap_payload(mmap.data(), tracebuf::memtrace::mmap_payload{}, "/bin", 4);
+    mmap.back() = 'x';
+    unterminated.record(mt::mmap, 0, mmap.data(), mmap.size());
+    expect_error(unterminated.bytes(), good.size(), "MMAP record whose name does not end with a NUL");
 }
 
 // Two threads take turns under a spinlock to increment a counter, traced with the library as

@@ -311,6 +311,9 @@ struct memtrace_export::state {
                                     ") is not a memtrace record");
         if (n < minimum_payload(r.type))
             return fail(offset, std::string(mt::tag_name(r.type)) + " record of " + std::to_string(n) + " bytes, too short");
+        // memtrace reads the name up to its NUL and refuses a record without one.
+        if ((r.type == mt::mmap || r.type == mt::regmeta) && payload[n - 1] != 0)
+            return fail(offset, std::string(mt::tag_name(r.type)) + " record whose name does not end with a NUL");
         const std::uint32_t seq = u32_at(payload);
         switch (r.type) {
         case mt::insn: {
