@@ -86,6 +86,10 @@ struct file_sink {
     int write(const void* data, std::size_t size) noexcept {
         return direct ? unbuffered.write(data, size) : buffered.write(data, size);
     }
+    // After the first error the sink writes nothing more (sink_fd.hpp): the file holds the
+    // trace up to the last whole flush, and these say how much is in it and how much is not.
+    std::uint64_t written() const noexcept { return direct ? unbuffered.bytes_written() : buffered.bytes_written(); }
+    std::uint64_t lost() const noexcept { return direct ? unbuffered.bytes_lost() : buffered.bytes_lost(); }
 };
 // Ordered mode merges each flush before it reaches the file (ordered_merge.hpp).
 struct plugin_sink {
@@ -331,7 +335,8 @@ struct tracer {
         self = nullptr;
     }
 
-    static void write_text_summary(const tracebuf::flush_stats& s, std::uint64_t records, double seconds) {
+    static void write_text_summary(const tracebuf::flush_stats& s, std::uint64_t records, std::uint64_t lost,
+                                   double seconds) {
         std::uint64_t parked_ns = 0, max_parked_ns = 0;
         for (const thread_state& t : threads) {
             parked_ns += t.parked_ns;
@@ -355,6 +360,7 @@ struct tracer {
                                 " skipped\n", m.records, m.bytes_in, m.bytes_out, m.skipped_bytes);
             }
             std::fprintf(f, "sink error: %d\n", s.sink_error);
+            std::fprintf(f, "bytes lost: %" PRIu64 "\n", lost);
             std::fprintf(f, "wall time: %.3f s\n", seconds);
             if (std::fclose(f) != 0) say("tracebuf: writing " + path + " failed: " + std::strerror(errno) + "\n");
         } else if (fd >= 0) {
@@ -381,10 +387,17 @@ struct tracer {
         for (const thread_state& t : threads) records += t.records;
         const tracebuf::errc drained = g.buffer->drain();
         const tracebuf::flush_stats s = g.buffer->stats();
-        write_text_summary(s, records,
-                           std::chrono::duration<double>(std::chrono::steady_clock::now() - g.start).count());
-        if (drained != tracebuf::errc::ok)
+        const file_sink& file = g.buffer->sink().merge.inner();
+        // The guest ran on whatever the file did; say what the trace lacks. (To stderr first:
+        // on a full disk the summary file may not be written either.)
+        if (s.sink_error != 0)
+            say("tracebuf: writing " + g.out_path + " failed: " + std::strerror(s.sink_error) + "; " +
+                std::to_string(file.lost()) + " bytes of the trace lost (the file holds the first " +
+                std::to_string(file.written()) + " bytes: whole flushes, the records before the error)\n");
+        else if (drained != tracebuf::errc::ok)
             say(std::string("tracebuf: drain failed: ") + tracebuf::to_string(drained) + "\n");
+        write_text_summary(s, records, file.lost(),
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - g.start).count());
     }
 
     static void install() {
