@@ -36,7 +36,10 @@
 //   - fork: the child stops tracing at once (its first callback is the fork's return); it
 //     never writes the parent's file.
 // Plus a text summary (threads, records, bytes, flushes, time parked) in OUT.summary, for the
-// tracebuf-qemu wrapper: some programs close stderr before they exit.
+// tracebuf-qemu wrapper: some programs close stderr before they exit. When writing the trace
+// fails (a full disk), the guest runs on; the file keeps the whole flushes before the error
+// (sink_fd.hpp), and at exit the plugin reports the error and the bytes lost on stderr.
+// OUT and OUT.summary are created 0600, never through a symbolic link (trace_file.hpp).
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
