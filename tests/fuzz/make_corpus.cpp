@@ -4,8 +4,9 @@
 //   make_corpus DIR
 //
 // DIR/traces/   whole traces in the memtrace tracers' layouts (memtrace.hpp): a HEADER, per
-//               thread a THREAD record in its slot, MMAP, INSN, INSN_EXEC, LOAD, STORE, and
-//               at exit SUMMARY records - in record mode, chunk mode (CHUNK records,
+//               thread a THREAD record in its slot (in one trace with its old tag), MMAP,
+//               REGMETA, INSN, INSN_EXEC, LOAD, STORE, GET_REG, PUT_REG and their _NX forms,
+//               and at exit SUMMARY records - in record mode, chunk mode (CHUNK records,
 //               padding) and ordered mode (merged, as the QEMU tracer writes it), each with
 //               small buffers, so that they hold several flushes, and tiny chunks
 // DIR/ordered/  ordered mode's flushed buffers before the merge (ordered chunks, stamps),
@@ -83,7 +84,7 @@ struct traced_thread {
 
 // A short program's trace: three threads, every record type, `steps` executions each.
 template <class Writer, class Buffer>
-void trace_program(Buffer& buf, std::size_t chunk, unsigned steps) {
+void trace_program(Buffer& buf, std::size_t chunk, unsigned steps, std::uint16_t thread_type = mt::thread) {
     const std::uint8_t id[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
     mt::write_header(buf, mt::em_x86_64, id);
     std::vector<traced_thread<Writer>*> threads;
@@ -93,7 +94,7 @@ void trace_program(Buffer& buf, std::size_t chunk, unsigned steps) {
     for (traced_thread<Writer>* t : threads) {
         t->writer.register_thread();
         const mt::thread_payload p{4242, t->tid, serial++};
-        t->put(mt::thread, &p, sizeof p, tracebuf::stamp::ordered);
+        t->put(thread_type, &p, sizeof p, tracebuf::stamp::ordered);
         t->writer.go_offline();
     }
     {
@@ -103,6 +104,9 @@ void trace_program(Buffer& buf, std::size_t chunk, unsigned steps) {
         unsigned char payload[mt::mmap_payload_size(12)];
         mt::put_mmap_payload(payload, m, "/bin/program", 12);
         a.writer.write_record(mt::mmap, payload, sizeof payload, tracebuf::stamp::relaxed);
+        // A register's name (REGMETA: u16 offset, u16 size, the name and its NUL).
+        const unsigned char regmeta[8] = {16, 0, 8, 0, 'r', 'a', 'x', 0};
+        a.put(mt::regmeta, regmeta, sizeof regmeta, tracebuf::stamp::relaxed); // the thread's record
         a.writer.go_offline();
     }
     std::uint32_t next_seq = 1;
@@ -122,6 +126,13 @@ void trace_program(Buffer& buf, std::size_t chunk, unsigned steps) {
             t.put(mt::insn, insn, sizeof insn, tracebuf::stamp::relaxed);
         }
         t.put(mt::insn_exec, &seq, sizeof seq, tracebuf::stamp::inherit);
+        if (step % 5 == 2) { // register accesses: GET_REG, PUT_REG, their _NX forms
+            const access_payload r{seq, 16, step * 7ull};
+            t.put(mt::get_reg, &r, sizeof r, tracebuf::stamp::ordered);
+            t.put(mt::put_reg, &r, sizeof r, tracebuf::stamp::relaxed);
+            const access_payload nx{seq, 24, 8}; // (insn_seq, offset, size)
+            t.put(step % 2 == 0 ? mt::get_reg_nx : mt::put_reg_nx, &nx, sizeof nx, tracebuf::stamp::relaxed);
+        }
         for (unsigned k = 0; k < 1 + step % 3; ++k) {
             const access_payload l{seq, 0x7000 + 8 * std::uint64_t{step % 5}, step * 31ull + k};
             t.put(k % 2 == 0 ? mt::load : mt::store, &l, sizeof l,
@@ -146,11 +157,12 @@ void trace_program(Buffer& buf, std::size_t chunk, unsigned steps) {
 
 template <class Writer, class Sink>
 std::vector<unsigned char> one_trace(Sink sink, std::size_t capacity, std::size_t chunk, unsigned steps,
-                                     tracebuf::buffering how = tracebuf::buffering::single) {
+                                     tracebuf::buffering how = tracebuf::buffering::single,
+                                     std::uint16_t thread_type = mt::thread) {
     std::vector<std::uint64_t> memory((how == tracebuf::buffering::double_buffer ? 2 : 1) * capacity / 8);
     buffer_of<Sink> buf(memory.data(), memory.size() * 8, std::move(sink), how);
     if (buf.status() != tracebuf::errc::ok) return {};
-    trace_program<Writer>(buf, chunk, steps);
+    trace_program<Writer>(buf, chunk, steps, thread_type);
     if constexpr (std::is_same_v<Sink, tracebuf::memory_sink>)
         return buf.sink().bytes();
     else
@@ -194,6 +206,9 @@ int main(int argc, char** argv) {
                  tracebuf::merging_sink<tracebuf::memory_sink, 8>(tracebuf::memory_sink{}, scratch.data(), scratch.size()),
                  capacity, 128, steps, tracebuf::buffering::double_buffer));
     }
+    // THREAD records with their old tag (memtrace_reader.hpp reads both).
+    save("traces/record-legacy", one_trace<tracebuf::record_writer<memory_buffer>>(
+                                     tracebuf::memory_sink{}, capacity, 0, 40, tracebuf::buffering::single, mt::legacy_thread));
     // fuzz_merge's structured mode reads any bytes as a program; a few to start from.
     for (unsigned i = 0; i < 4; ++i) {
         std::vector<unsigned char> program(64 + 64 * i);
