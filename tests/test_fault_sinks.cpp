@@ -177,6 +177,7 @@ struct outcome {
     std::uint64_t written = 0, lost = 0, handed = 0, flush_count = 0;
     std::vector<unsigned char> file;
     bool every_write_accepted = true;
+    fault_plan seen; // the schedule's counts: what the write(2) calls met
 };
 
 // Writes `records` records (value = sequence number) through one writer, with an explicit
@@ -205,6 +206,7 @@ outcome run(const fault_plan& p, std::uint64_t records = 20000, std::uint64_t fl
         o.flush_count = buf->stats().flushes;
     }
     o.file = out.contents();
+    o.seen = *plan;
     return o;
 }
 
@@ -215,6 +217,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(fault_short_writes_and_eintr_lose_nothing, Mode, m
     p.max_write = 777; // odd sizes: writes stop inside records
     p.eintr_every = 3;
     const outcome o = run<Mode>(p);
+    BOOST_TEST(o.seen.interrupted > 0u); // the schedule did misbehave
+    BOOST_TEST(o.seen.short_writes > 0u);
     BOOST_TEST(o.every_write_accepted);
     BOOST_TEST(std::all_of(o.flushes.begin(), o.flushes.end(), [](errc e) { return e == errc::ok; }));
     BOOST_TEST((o.drained == errc::ok));
@@ -269,6 +273,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(fault_disk_full_mid_flush_keeps_a_valid_prefix, Mo
             for (std::uint64_t i = 0; i < records.size(); ++i) BOOST_TEST_REQUIRE(records[i] == i);
             // The barrier went on flushing; the sink wrote nothing after the failure.
             BOOST_TEST(o.flush_count >= o.flushes.size());
+            BOOST_TEST(o.seen.failed);
+            BOOST_TEST(o.seen.calls_after_failure == 0u);
         }
     }
 }
