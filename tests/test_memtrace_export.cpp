@@ -335,6 +335,12 @@ BOOST_AUTO_TEST_CASE(bad_input_fails_with_the_offset_of_the_bad_record) {
     mmap.back() = 'x';
     unterminated.record(mt::mmap, 0, mmap.data(), mmap.size());
     expect_error(unterminated.bytes(), good.size(), "MMAP record whose name does not end with a NUL");
+    // Found by fuzz_memtrace: a GET_REG_NX longer than its layout went through; memtrace
+    // takes only the exact size.
+    trace_builder long_nx = good;
+    const unsigned char nx[24] = {1}; // insn_seq 1, offset, size, and 4 bytes too many
+    long_nx.record(mt::get_reg_nx, 0, nx, sizeof nx);
+    expect_error(long_nx.bytes(), good.size(), "GET_REG_NX record of 24 bytes, not 20");
 }
 
 // Two threads take turns under a spinlock to increment a counter, traced with the library as
