@@ -50,6 +50,7 @@
 
 #include <tracebuf/memtrace.hpp>
 #include <tracebuf/ordered_merge.hpp>
+#include <tracebuf/trace_file.hpp>
 #include <tracebuf/tracebuf.hpp>
 
 #if defined(TRACEBUF_BENCH_MOODYCAMEL)
@@ -441,7 +442,7 @@ std::string scratch_path() {
 template <std::size_t Bytes, int Buffers = 1>
 void file_setup(const benchmark::State&) {
     fr.path = scratch_path();
-    fr.fd = ::open(fr.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    fr.fd = tracebuf::create_trace_file(fr.path.c_str()); // in /tmp: never through a link
     fr.memory.assign(Buffers * Bytes / 8, 0);
     fr.buffer = std::make_unique<file_buffer_type>(
         fr.memory.data(), Buffers * Bytes, rewinding_file_sink(fr.fd),

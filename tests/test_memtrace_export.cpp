@@ -327,6 +327,20 @@ BOOST_AUTO_TEST_CASE(bad_input_fails_with_the_offset_of_the_bad_record) {
     trace_builder cut;
     cut.header().chunk(100, 4096, 0).thread(0, 100, 0);
     expect_error(cut.bytes(), cut.size(), "chunk cut");
+    // Found by fuzz_memtrace: an MMAP record whose name has no NUL went through, and memtrace
+    // refuses the whole file for it.
+    trace_builder unterminated = good;
+    std::vector<unsigned char> mmap(tracebuf::memtrace::mmap_payload_size(4), 0);
+    tracebuf::memtrace::put_mmap_payload(mmap.data(), tracebuf::memtrace::mmap_payload{}, "/bin", 4);
+    mmap.back() = 'x';
+    unterminated.record(mt::mmap, 0, mmap.data(), mmap.size());
+    expect_error(unterminated.bytes(), good.size(), "MMAP record whose name does not end with a NUL");
+    // Found by fuzz_memtrace: a GET_REG_NX longer than its layout went through; memtrace
+    // takes only the exact size.
+    trace_builder long_nx = good;
+    const unsigned char nx[24] = {1}; // insn_seq 1, offset, size, and 4 bytes too many
+    long_nx.record(mt::get_reg_nx, 0, nx, sizeof nx);
+    expect_error(long_nx.bytes(), good.size(), "GET_REG_NX record of 24 bytes, not 20");
 }
 
 // Two threads take turns under a spinlock to increment a counter, traced with the library as

@@ -15,6 +15,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <thread>
@@ -407,6 +409,41 @@ BOOST_AUTO_TEST_CASE(merge_skips_the_rest_of_a_broken_chunk_and_says_where) {
     BOOST_TEST((r.fault == merge_fault::bad_chunk));
     BOOST_TEST(r.fault_offset == broken);
     BOOST_TEST(r.skipped_bytes == 64 - broken);
+}
+
+// Found by fuzz_merge: a stamp record of the wrong length was taken for a record to emit,
+// yet every unit stopped at it, so the merge emitted nothing, forever. It is malformed, and
+// ends its chunk like any malformed record. (The emit bound turns the old hang into a failure.)
+BOOST_AUTO_TEST_CASE(merge_ends_a_chunk_at_a_stamp_record_of_the_wrong_length) {
+    for (const std::uint16_t tag : {tags::stamp_delta, tags::stamp}) {
+        chunk_builder b;
+        b.chunk(1, 0, 80);
+        b.full_stamp(5);
+        b.value(1);
+        const std::size_t broken = b.bytes.size();
+        const std::uint32_t bad[2] = {0, 0};
+        b.record(tag, bad, tag == tags::stamp ? 4 : 8); // 8 and 12 bytes: neither layout
+        b.value(2);
+        b.pad_to(80);
+        static detail::ordered_merger<4> merger;
+        std::size_t pieces = 0;
+        std::vector<unsigned char> out;
+        const merge_result r = merge_ordered(merger, b.bytes.data(), b.bytes.size(), 4096,
+                                             [&](const unsigned char* piece, std::size_t bytes) {
+                                                 if (++pieces > 100) {
+                                                     std::fprintf(stderr, "the merge emits forever\n");
+                                                     std::abort();
+                                                 }
+                                                 out.insert(out.end(), piece, piece + bytes);
+                                             });
+        BOOST_TEST_CONTEXT("tag " << tag) {
+            BOOST_TEST((r.fault == merge_fault::bad_chunk));
+            BOOST_TEST(r.fault_offset == broken);
+            BOOST_TEST(r.skipped_bytes == 80 - broken);
+            BOOST_TEST(r.records == 1u);
+            BOOST_TEST(out.size() == 8u); // value 1 alone
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(merge_refuses_threads_beyond_its_table) {

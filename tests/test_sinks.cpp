@@ -1,8 +1,10 @@
-// The sink policies: full writes across short writes and EINTR, errors reported.
+// The sink policies: full writes across short writes and EINTR, errors reported; and how
+// trace files are created (trace_file.hpp).
 #define BOOST_TEST_MODULE sinks
 #include <boost/test/unit_test.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +22,7 @@
 #include <tracebuf/sink_fd.hpp>
 #include <tracebuf/sink_memory.hpp>
 #include <tracebuf/trace_buffer.hpp>
+#include <tracebuf/trace_file.hpp>
 
 #include "support/test_traits.hpp"
 
@@ -274,4 +277,71 @@ BOOST_AUTO_TEST_CASE(direct_sink_writes_a_valid_trace_past_the_page_cache,
     BOOST_REQUIRE(seen.size() == records);
     for (std::uint64_t i = 0; i < records; ++i) BOOST_TEST_REQUIRE(seen[i] == i);
     ::close(fd);
+}
+
+// ---- trace_file.hpp ---------------------------------------------------------------------------
+
+namespace {
+struct temporary_directory {
+    temporary_directory() {
+        char name[] = "/tmp/tracebuf-file-XXXXXX";
+        BOOST_REQUIRE(::mkdtemp(name) != nullptr);
+        path = name;
+    }
+    ~temporary_directory() {
+        for (const char* f : {"/trace", "/link", "/dangling", "/victim", "/public"}) ::unlink((path + f).c_str());
+        ::rmdir(path.c_str());
+    }
+    std::string path;
+};
+mode_t mode_of(const std::string& path) {
+    struct stat st;
+    BOOST_REQUIRE(::lstat(path.c_str(), &st) == 0);
+    return st.st_mode & 07777;
+}
+} // namespace
+
+// A trace holds every value the program loaded and stored: created 0600 whatever the umask
+// allows, an existing file made private, a symbolic link refused with ELOOP.
+BOOST_AUTO_TEST_CASE(trace_files_are_private_and_never_followed_through_a_link) {
+    temporary_directory dir;
+    const mode_t old_umask = ::umask(022);
+    const int fd = create_trace_file((dir.path + "/trace").c_str());
+    BOOST_REQUIRE(fd >= 0);
+    BOOST_TEST(mode_of(dir.path + "/trace") == 0600u);
+    BOOST_TEST((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+    ::close(fd);
+
+    const std::string public_file = dir.path + "/public";
+    const int p = ::open(public_file.c_str(), O_WRONLY | O_CREAT, 0644);
+    BOOST_REQUIRE(p >= 0);
+    BOOST_REQUIRE(::write(p, "old", 3) == 3);
+    ::close(p);
+    BOOST_REQUIRE(mode_of(public_file) == 0644u);
+    const int again = create_trace_file(public_file.c_str());
+    BOOST_REQUIRE(again >= 0);
+    BOOST_TEST(mode_of(public_file) == 0600u);
+    ::close(again);
+
+    const std::string victim = dir.path + "/victim";
+    const int v = ::open(victim.c_str(), O_WRONLY | O_CREAT, 0600);
+    BOOST_REQUIRE(v >= 0);
+    BOOST_REQUIRE(::write(v, "keep", 4) == 4);
+    ::close(v);
+    BOOST_REQUIRE(::symlink(victim.c_str(), (dir.path + "/link").c_str()) == 0);
+    errno = 0;
+    BOOST_TEST(create_trace_file((dir.path + "/link").c_str()) == -1);
+    BOOST_TEST(errno == ELOOP);
+    BOOST_TEST(std::string(trace_file_error(ELOOP)).find("symbolic link") != std::string::npos);
+    struct stat st;
+    BOOST_REQUIRE(::stat(victim.c_str(), &st) == 0);
+    BOOST_TEST(st.st_size == 4); // not truncated
+    BOOST_REQUIRE(::symlink((dir.path + "/nothing-yet").c_str(), (dir.path + "/dangling").c_str()) == 0);
+    BOOST_TEST(create_trace_file((dir.path + "/dangling").c_str()) == -1);
+    BOOST_TEST(::access((dir.path + "/nothing-yet").c_str(), F_OK) != 0); // not created through it
+
+    const int null = create_trace_file("/dev/null"); // a device: opened as it is
+    BOOST_TEST(null >= 0);
+    if (null >= 0) ::close(null);
+    ::umask(old_umask);
 }

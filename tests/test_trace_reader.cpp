@@ -3,7 +3,11 @@
 #define BOOST_TEST_MODULE trace_reader
 #include <boost/test/unit_test.hpp>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdint>
+#include <cstring>
 #include <ostream>
 #include <vector>
 
@@ -11,6 +15,7 @@
 #include <tracebuf/memtrace_reader.hpp>
 
 #include "support/trace_builder.hpp"
+#include "trace_check.hpp"
 
 namespace tracebuf {
 std::ostream& operator<<(std::ostream& os, chunk_fault f) { return os << to_string(f); }
@@ -164,5 +169,56 @@ BOOST_AUTO_TEST_CASE(chunk_checker_finds_nested_out_of_sequence_and_cut_chunks) 
         const tracebuf::chunk_header tiny{1, 7, 8, 0};
         BOOST_TEST(c.open(bytes(tiny), sizeof tiny, 0) == chunk_fault::bad_header);
         BOOST_TEST(c.open(bytes(h0), 12, 0) == chunk_fault::bad_header);
+    }
+}
+
+// ---- tracebuf-dump's walk (tools/trace_check.hpp) --------------------------------------------
+
+namespace {
+
+// `n` bytes that end where an inaccessible page begins: a read past them faults at once.
+class bytes_before_a_guard_page {
+public:
+    explicit bytes_before_a_guard_page(std::size_t n) : n_(n) {
+        const long page = ::sysconf(_SC_PAGESIZE);
+        page_ = static_cast<std::size_t>(page);
+        void* m = ::mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        BOOST_REQUIRE(m != MAP_FAILED);
+        base_ = static_cast<unsigned char*>(m);
+        BOOST_REQUIRE(::mprotect(base_ + page_, page_, PROT_NONE) == 0);
+    }
+    ~bytes_before_a_guard_page() { ::munmap(base_, 2 * page_); }
+    unsigned char* data() { return base_ + page_ - n_; }
+
+private:
+    std::size_t n_, page_ = 0;
+    unsigned char* base_ = nullptr;
+};
+
+} // namespace
+
+// Found by fuzz_dump: skipping a hole, the walk read a 2-byte tag where one byte of the data
+// was left, one byte past the end (tracebuf-dump maps the file: past a size of 4096k + 1,
+// into the next page).
+BOOST_AUTO_TEST_CASE(dump_walk_reads_no_byte_past_a_hole_at_the_end) {
+    {
+        bytes_before_a_guard_page b(9); // a hole of 8 zero bytes, and one more
+        std::memset(b.data(), 0, 9);
+        tracebuf_tools::dump d;
+        tracebuf_tools::walk(b.data(), 9, 4096, true, d);
+        BOOST_TEST(!d.bad);
+        BOOST_TEST(d.holes == 1u);
+        BOOST_TEST(d.hole_bytes == 9u);
+    }
+    {
+        bytes_before_a_guard_page b(9); // the last byte is not zero: a record cut short
+        std::memset(b.data(), 0, 8);
+        b.data()[8] = 1;
+        tracebuf_tools::dump d;
+        tracebuf_tools::walk(b.data(), 9, 4096, false, d);
+        BOOST_TEST(d.bad);
+        BOOST_TEST(d.bad_offset == 8u);
+        BOOST_TEST((d.fault == tracebuf::record_fault::truncated));
+        BOOST_TEST(d.hole_bytes == 8u);
     }
 }

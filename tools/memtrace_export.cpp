@@ -311,6 +311,14 @@ struct memtrace_export::state {
                                     ") is not a memtrace record");
         if (n < minimum_payload(r.type))
             return fail(offset, std::string(mt::tag_name(r.type)) + " record of " + std::to_string(n) + " bytes, too short");
+        // memtrace takes GET_REG_NX and PUT_REG_NX of exactly their layout's size, and they
+        // are copied as they are (an INSN_EXEC is written anew, so any size of it will do).
+        if ((r.type == mt::get_reg_nx || r.type == mt::put_reg_nx) && n != minimum_payload(r.type))
+            return fail(offset, std::string(mt::tag_name(r.type)) + " record of " + std::to_string(n) +
+                                    " bytes, not " + std::to_string(minimum_payload(r.type)));
+        // memtrace reads the name up to its NUL and refuses a record without one.
+        if ((r.type == mt::mmap || r.type == mt::regmeta) && payload[n - 1] != 0)
+            return fail(offset, std::string(mt::tag_name(r.type)) + " record whose name does not end with a NUL");
         const std::uint32_t seq = u32_at(payload);
         switch (r.type) {
         case mt::insn: {

@@ -45,188 +45,22 @@
 #include <tracebuf/memtrace_reader.hpp>
 #include <tracebuf/reader.hpp>
 #include <tracebuf/record.hpp>
+#include <tracebuf/trace_file.hpp>
 
 #include "memtrace_export.hpp"
+#include "trace_check.hpp"
 
 namespace {
 
-struct tag_stats {
-    std::uint64_t records = 0;
-    std::uint64_t bytes = 0; // footprint, padding included
-};
-
-// Per-thread counts for --verify, keyed by the THREAD record's serial.
-struct thread_count {
-    std::uint32_t tid = 0;
-    std::uint64_t counted = 0;  // records attributed to it in the trace
-    std::uint64_t summary = 0;  // what the tracer's SUMMARY says
-    bool in_trace = false, in_summary = false;
-};
-
-struct dump {
-    std::map<std::uint16_t, tag_stats> by_tag;
-    std::set<std::pair<std::uint32_t, std::uint32_t>> threads;
-    tracebuf::memtrace::trace_reader reader;
-    // --verify
-    std::map<std::uint32_t, thread_count> per_thread;
-    std::uint64_t unattributed = 0, first_unattributed = 0;
-    std::uint64_t malformed = 0, first_malformed = 0;
-    std::uint64_t chunk_faults = 0, first_chunk_fault = 0;
-    tracebuf::chunk_fault first_chunk_fault_kind = tracebuf::chunk_fault::none;
-    std::uint64_t records = 0;
-    bool have_header = false;
-    tracebuf::memtrace::header_payload header{};
-    std::uint64_t insns = 0;
-    std::uint32_t first_seq = 0, last_seq = 0; // the lowest and highest insn_seq of INSN records
-    std::uint64_t holes = 0, hole_bytes = 0, first_hole = 0;
-    bool bad = false;
-    std::uint64_t bad_offset = 0;
-    tracebuf::record_fault fault = tracebuf::record_fault::none;
-};
+using tracebuf_tools::dump;
+using tracebuf_tools::report_verify;
+using tracebuf_tools::tag_label;
+using tracebuf_tools::walk;
 
 int usage() {
     std::fprintf(stderr, "usage: tracebuf-dump [--verify] [--max-record=N] FILE\n"
                          "       tracebuf-dump --export-memtrace=OUT [--thread=SERIAL] [--max-record=N] FILE\n");
     return 2;
-}
-
-std::string tag_label(std::uint16_t tag) {
-    namespace mt = tracebuf::memtrace;
-    if (tag == tracebuf::tags::padding) return "PADDING";
-    if (tag == tracebuf::tags::chunk) return "CHUNK";
-    const char* name = mt::tag_name(mt::type_of(tag));
-    if (name == nullptr) return "-";
-    const unsigned slot = mt::slot_of(tag);
-    return slot == 0 ? name : std::string(name) + "[" + std::to_string(slot) + "]";
-}
-
-void count_chunk_fault(dump& d, tracebuf::chunk_fault f, std::uint64_t offset) {
-    if (f == tracebuf::chunk_fault::none) return;
-    if (d.chunk_faults++ == 0) {
-        d.first_chunk_fault = offset;
-        d.first_chunk_fault_kind = f;
-    }
-}
-
-// --verify: counts one record for its thread (memtrace_reader.hpp attributes it).
-void attribute(dump& d, const tracebuf::memtrace::attributed_record& r) {
-    namespace mt = tracebuf::memtrace;
-    count_chunk_fault(d, r.fault, r.offset);
-    if (r.malformed && d.malformed++ == 0) d.first_malformed = r.offset;
-    if (tracebuf::is_library_tag(r.tag) || mt::is_trace_wide(r.type)) return;
-    if (r.thread == nullptr) {
-        if (d.unattributed++ == 0) d.first_unattributed = r.offset;
-        return;
-    }
-    thread_count& t = d.per_thread[r.thread->serial];
-    if (r.type == mt::thread) t.in_trace = true;
-    ++t.counted;
-}
-
-void collect_summary(dump& d) {
-    for (const tracebuf::memtrace::summary_entry& e : d.reader.summary_entries()) {
-        thread_count& t = d.per_thread[e.serial];
-        t.summary = e.records;
-        t.tid = e.tid;
-        t.in_summary = true;
-    }
-}
-
-// Prints what --verify found; true if the counts match the summary exactly.
-bool report_verify(dump& d) {
-    bool ok = true;
-    const std::uint64_t summary_records = d.reader.summary_records();
-    if (summary_records == 0) {
-        std::printf("verify: no SUMMARY record (the tracer did not reach its exit)\n");
-        return false;
-    }
-    collect_summary(d);
-    const std::uint64_t listed = d.reader.summary_entries().size();
-    if (listed != d.reader.summary_total()) {
-        std::printf("verify: SUMMARY lists %" PRIu64 " of %u threads\n", listed, d.reader.summary_total());
-        ok = false;
-    }
-    if (d.malformed != 0) {
-        std::printf("verify: %" PRIu64 " THREAD or SUMMARY records too short for their layout (first at offset %" PRIu64 ")\n",
-                    d.malformed, d.first_malformed);
-        ok = false;
-    }
-    if (d.unattributed != 0) {
-        std::printf("verify: %" PRIu64 " records from slots no THREAD record maps (first at offset %" PRIu64 ")\n",
-                    d.unattributed, d.first_unattributed);
-        ok = false;
-    }
-    if (d.reader.chunks() != 0 || d.chunk_faults != 0) {
-        std::printf("verify: %" PRIu64 " chunks, %" PRIu64 " faults (records of another thread, "
-                    "out-of-order or cut chunks)", d.reader.chunks(), d.chunk_faults);
-        if (d.chunk_faults != 0)
-            std::printf(", first at offset %" PRIu64 ": %s", d.first_chunk_fault, tracebuf::to_string(d.first_chunk_fault_kind));
-        std::printf("\n");
-        ok = ok && d.chunk_faults == 0;
-    }
-    std::uint64_t counted = 0, expected = 0;
-    for (const auto& [serial, t] : d.per_thread) {
-        counted += t.counted;
-        expected += t.summary;
-        if (!t.in_summary || t.counted != t.summary) {
-            std::printf("verify: thread %u (tid %u): %" PRIu64 " records in the trace, %s %" PRIu64 "\n",
-                        serial, t.tid, t.counted, t.in_summary ? "summary says" : "not in the summary:",
-                        t.summary);
-            ok = false;
-        }
-    }
-    std::printf("verify: %zu threads, %" PRIu64 " records attributed, summary %" PRIu64 ": %s\n",
-                d.per_thread.size(), counted, expected, ok ? "match" : "MISMATCH");
-    return ok;
-}
-
-void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record, bool verify, dump& d) {
-    namespace mt = tracebuf::memtrace;
-    std::uint64_t at = 0;
-    while (at < size) {
-        const tracebuf::scan_result r = tracebuf::scan_records(
-            data + at, size - at, max_record,
-            [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
-                tag_stats& s = d.by_tag[tag];
-                ++s.records;
-                s.bytes += tracebuf::record_footprint(n);
-                const mt::attributed_record a = d.reader.read(tag, payload, n, at + offset);
-                if (a.type == mt::thread && a.thread != nullptr) d.threads.emplace(a.thread->pid, a.thread->tid);
-                if (a.type == mt::header64 && n == sizeof d.header && !d.have_header) {
-                    std::memcpy(&d.header, payload, sizeof d.header);
-                    d.have_header = true;
-                }
-                if (a.type == mt::insn && n >= 4) {
-                    std::uint32_t seq;
-                    std::memcpy(&seq, payload, sizeof seq);
-                    d.first_seq = d.insns == 0 || seq < d.first_seq ? seq : d.first_seq;
-                    d.last_seq = d.insns == 0 || seq > d.last_seq ? seq : d.last_seq;
-                    ++d.insns;
-                }
-                if (verify) attribute(d, a);
-            });
-        d.records += r.records;
-        at += r.valid_bytes;
-        if (r.ok()) break;
-        if (r.fault != tracebuf::record_fault::hole) {
-            d.bad = true;
-            d.bad_offset = at;
-            d.fault = r.fault;
-            return;
-        }
-        // Skip the zero words of the hole, 8 bytes at a time (records are 8-aligned).
-        if (d.holes++ == 0) d.first_hole = at;
-        const std::uint64_t start = at;
-        std::uint16_t tag = 0;
-        while (at < size) {
-            std::memcpy(&tag, data + at, sizeof tag);
-            if (tag != 0) break;
-            at += tracebuf::record_alignment;
-        }
-        if (at > size) at = size;
-        d.hole_bytes += at - start;
-    }
-    if (verify) count_chunk_fault(d, d.reader.end(size), size);
 }
 
 // ---- --export-memtrace ------------------------------------------------------------------
@@ -271,17 +105,23 @@ int export_memtrace(const char* path, const std::string& out_path, const tracebu
         return 2;
     }
     struct stat out_st;
+    // The export holds the trace's values: it is created 0600 (mkstemp) and renamed over OUT,
+    // which never follows a link; a symbolic link at OUT is refused all the same, as the
+    // tracers refuse one (tracebuf/trace_file.hpp), rather than silently replaced.
+    if (::lstat(out_path.c_str(), &out_st) == 0 && S_ISLNK(out_st.st_mode)) {
+        std::fprintf(stderr, "tracebuf-dump: %s: %s\n", out_path.c_str(), tracebuf::trace_file_error(ELOOP));
+        return 2;
+    }
     if (::stat(out_path.c_str(), &out_st) == 0 && out_st.st_dev == st.st_dev && out_st.st_ino == st.st_ino) {
         std::fprintf(stderr, "tracebuf-dump: %s: the export would replace its own input\n", out_path.c_str());
         return 2;
     }
     std::string temp = out_path + ".partial-XXXXXX";
-    const int out = ::mkstemp(temp.data());
+    const int out = ::mkostemp(temp.data(), O_CLOEXEC);
     if (out < 0) {
         std::fprintf(stderr, "tracebuf-dump: %s: %s\n", temp.c_str(), std::strerror(errno));
         return 2;
     }
-    ::fchmod(out, 0644);
     const auto give_up = [&](int status) {
         ::close(out);
         ::unlink(temp.c_str());

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include <tracebuf/memtrace.hpp>
+#include <tracebuf/trace_file.hpp>
 #include <tracebuf/tracebuf.hpp>
 
 namespace {
@@ -133,9 +135,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: trace_workers [--out=PATH] [--threads=N] [--records=N] [--buffer=BYTES]\n");
         return 2;
     }
-    const int fd = ::open(o.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // Mode 0600, never through a symbolic link: a trace holds the values the program read.
+    const int fd = tracebuf::create_trace_file(o.out.c_str());
     if (fd < 0) {
-        std::perror(o.out.c_str());
+        std::fprintf(stderr, "trace_workers: %s: %s\n", o.out.c_str(), tracebuf::trace_file_error(errno));
         return 1;
     }
     std::vector<std::uint64_t> memory(o.buffer / 8 + 1);

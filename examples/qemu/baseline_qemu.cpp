@@ -26,6 +26,7 @@
 #include <tracebuf/memtrace.hpp>
 #include <tracebuf/record.hpp>
 #include <tracebuf/sink_fd.hpp>
+#include <tracebuf/trace_file.hpp>
 
 #include "qemu_plugin_api.h"
 #include "qemu_records.hpp"
@@ -63,7 +64,7 @@ struct private_buffer {
         if (fd < 0) {
             const std::string path =
                 g.out == "/dev/null" ? g.out : g.out + "." + std::to_string(::syscall(SYS_gettid));
-            fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            fd = tracebuf::create_trace_file(path.c_str());
         }
         if (pos != 0) tracebuf::fd_sink(fd).write(bytes.data(), pos);
         pos = 0;
@@ -150,7 +151,7 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t*, int argc, char*
     if (g.how != strategy::count && g.out.empty()) return -1;
     if (g.how == strategy::mutex) {
         g.shared.resize(buffer_bytes);
-        g.shared_fd = ::open(g.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        g.shared_fd = tracebuf::create_trace_file(g.out.c_str());
         if (g.shared_fd < 0) return -1;
     }
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_tb_trans);

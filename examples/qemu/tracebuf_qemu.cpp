@@ -36,7 +36,10 @@
 //   - fork: the child stops tracing at once (its first callback is the fork's return); it
 //     never writes the parent's file.
 // Plus a text summary (threads, records, bytes, flushes, time parked) in OUT.summary, for the
-// tracebuf-qemu wrapper: some programs close stderr before they exit.
+// tracebuf-qemu wrapper: some programs close stderr before they exit. When writing the trace
+// fails (a full disk), the guest runs on; the file keeps the whole flushes before the error
+// (sink_fd.hpp), and at exit the plugin reports the error and the bytes lost on stderr.
+// OUT and OUT.summary are created 0600, never through a symbolic link (trace_file.hpp).
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -61,6 +64,7 @@
 #include <tracebuf/memtrace.hpp>
 #include <tracebuf/ordered_merge.hpp>
 #include <tracebuf/sink_direct.hpp>
+#include <tracebuf/trace_file.hpp>
 #include <tracebuf/tracebuf.hpp>
 
 #include "guest_mappings.hpp"
@@ -85,6 +89,10 @@ struct file_sink {
     int write(const void* data, std::size_t size) noexcept {
         return direct ? unbuffered.write(data, size) : buffered.write(data, size);
     }
+    // After the first error the sink writes nothing more (sink_fd.hpp): the file holds the
+    // trace up to the last whole flush, and these say how much is in it and how much is not.
+    std::uint64_t written() const noexcept { return direct ? unbuffered.bytes_written() : buffered.bytes_written(); }
+    std::uint64_t lost() const noexcept { return direct ? unbuffered.bytes_lost() : buffered.bytes_lost(); }
 };
 // Ordered mode merges each flush before it reaches the file (ordered_merge.hpp).
 struct plugin_sink {
@@ -333,14 +341,17 @@ struct tracer {
         self = nullptr;
     }
 
-    static void write_text_summary(const tracebuf::flush_stats& s, std::uint64_t records, double seconds) {
+    static void write_text_summary(const tracebuf::flush_stats& s, std::uint64_t records, std::uint64_t lost,
+                                   double seconds) {
         std::uint64_t parked_ns = 0, max_parked_ns = 0;
         for (const thread_state& t : threads) {
             parked_ns += t.parked_ns;
             if (t.parked_ns > max_parked_ns) max_parked_ns = t.parked_ns;
         }
         const std::string path = g.out_path + ".summary";
-        if (FILE* f = std::fopen(path.c_str(), "w")) {
+        const int fd = tracebuf::create_trace_file(path.c_str());
+        if (fd < 0) say("tracebuf: cannot open " + path + ": " + tracebuf::trace_file_error(errno) + "\n");
+        if (FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr) {
             std::fprintf(f, "threads: %zu (untraced: %" PRIu64 ")\n", threads.size(), g.refused_threads);
             std::fprintf(f, "records: %" PRIu64 " (from the threads; plus the header and summary)\n", records);
             std::fprintf(f, "bytes: %" PRIu64 "\n", s.bytes_flushed);
@@ -355,8 +366,11 @@ struct tracer {
                                 " skipped\n", m.records, m.bytes_in, m.bytes_out, m.skipped_bytes);
             }
             std::fprintf(f, "sink error: %d\n", s.sink_error);
+            std::fprintf(f, "bytes lost: %" PRIu64 "\n", lost);
             std::fprintf(f, "wall time: %.3f s\n", seconds);
-            std::fclose(f);
+            if (std::fclose(f) != 0) say("tracebuf: writing " + path + " failed: " + std::strerror(errno) + "\n");
+        } else if (fd >= 0) {
+            ::close(fd);
         }
     }
 
@@ -379,10 +393,17 @@ struct tracer {
         for (const thread_state& t : threads) records += t.records;
         const tracebuf::errc drained = g.buffer->drain();
         const tracebuf::flush_stats s = g.buffer->stats();
-        write_text_summary(s, records,
-                           std::chrono::duration<double>(std::chrono::steady_clock::now() - g.start).count());
-        if (drained != tracebuf::errc::ok)
+        const file_sink& file = g.buffer->sink().merge.inner();
+        // The guest ran on whatever the file did; say what the trace lacks. (To stderr first:
+        // on a full disk the summary file may not be written either.)
+        if (s.sink_error != 0)
+            say("tracebuf: writing " + g.out_path + " failed: " + std::strerror(s.sink_error) + "; " +
+                std::to_string(file.lost()) + " bytes of the trace lost (the file holds the first " +
+                std::to_string(file.written()) + " bytes: whole flushes, the records before the error)\n");
+        else if (drained != tracebuf::errc::ok)
             say(std::string("tracebuf: drain failed: ") + tracebuf::to_string(drained) + "\n");
+        write_text_summary(s, records, file.lost(),
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - g.start).count());
     }
 
     static void install() {
@@ -468,17 +489,18 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
                          "[,mode=record|chunk|double|chunk-double|ordered][,chunk=BYTES][,direct=1] (linux-user only)\n");
         return -1;
     }
-    constexpr int open_flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+    // Mode 0600, never through a symbolic link (trace_file.hpp): the trace holds every value
+    // the guest loaded and stored.
     if (g.direct) {
-        g.fd = ::open(g.out_path.c_str(), open_flags | O_DIRECT, 0644);
+        g.fd = tracebuf::create_trace_file(g.out_path.c_str(), O_DIRECT);
         if (g.fd < 0 && errno == EINVAL) {
             say("tracebuf: " + g.out_path + " does not take O_DIRECT; writing through the page cache\n");
             g.direct = false;
         }
     }
-    if (!g.direct) g.fd = ::open(g.out_path.c_str(), open_flags, 0644);
+    if (!g.direct) g.fd = tracebuf::create_trace_file(g.out_path.c_str());
     if (g.fd < 0) {
-        say("tracebuf: cannot open " + g.out_path + ": " + std::strerror(errno) + "\n");
+        say("tracebuf: cannot open " + g.out_path + ": " + tracebuf::trace_file_error(errno) + "\n");
         return -1;
     }
     g.pid = ::getpid();

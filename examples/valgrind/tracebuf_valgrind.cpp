@@ -382,9 +382,17 @@ void print_usage() {
 void print_debug_usage() {}
 
 void post_clo_init() {
-    const SysRes fd = VG_(open)(out_path, VKI_O_CREAT | VKI_O_WRONLY | VKI_O_TRUNC, 0644);
+    // As tracebuf/trace_file.hpp does (which needs libc): mode 0600, since the trace holds
+    // every value the guest loaded and stored, and never through a symbolic link at the
+    // final component. amd64 Linux's O_NOFOLLOW and ELOOP; the vki headers do not define them.
+    constexpr Int o_nofollow = 0400000;
+    constexpr UWord e_loop = 40;
+    const SysRes fd = VG_(open)(out_path, VKI_O_CREAT | VKI_O_WRONLY | VKI_O_TRUNC | o_nofollow, 0600);
     if (sr_isError(fd)) {
-        VG_(umsg)("tracebuf: cannot open %s\n", out_path);
+        if (sr_Err(fd) == e_loop)
+            VG_(umsg)("tracebuf: cannot open %s: is a symbolic link: refused (a trace is never written through a link)\n", out_path);
+        else
+            VG_(umsg)("tracebuf: cannot open %s (error %lu)\n", out_path, sr_Err(fd));
         VG_(exit)(1);
     }
     out_fd = static_cast<Int>(sr_Res(fd));

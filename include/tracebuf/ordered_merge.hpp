@@ -160,11 +160,20 @@ private:
                     c.at = c.chunk_end;
                     break;
                 }
-                if (r.tag == tags::stamp_delta && r.length == 8) {
+                // A stamp record of another length is malformed, like a bad record: it ends the
+                // chunk (emitted as a record, it would stop every unit at itself, and the
+                // merge would emit nothing, forever).
+                const bool stamp_record = r.tag == tags::stamp || r.tag == tags::stamp_delta;
+                if (stamp_record && r.length != (r.tag == tags::stamp ? full_stamp_footprint : delta_stamp_footprint)) {
+                    fault(merge_fault::bad_chunk, c.at, c.chunk_end - c.at);
+                    c.at = c.chunk_end;
+                    break;
+                }
+                if (r.tag == tags::stamp_delta) {
                     std::uint32_t delta;
                     __builtin_memcpy(&delta, data_ + c.at + 4, 4);
                     c.stamp += delta;
-                } else if (r.tag == tags::stamp && r.length == 16) {
+                } else if (r.tag == tags::stamp) {
                     __builtin_memcpy(&c.stamp, data_ + c.at + 8, 8);
                 } else if (r.tag != tags::padding) {
                     return true;

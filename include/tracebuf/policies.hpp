@@ -38,7 +38,9 @@
 //   int write(const void* data, std::size_t size) noexcept;
 //       // 0, or a positive errno-style code; called by one flusher at a time, size > 0,
 //       // size a multiple of 8 (whole records). The sink must write everything or report
-//       // an error: short writes are its own business.
+//       // an error: short writes are its own business. The barrier keeps the first error
+//       // and goes on handing the sink every flush; what the sink does with them after an
+//       // error is its own choice (the fd sinks write nothing more: sink_fd.hpp).
 //
 // Clock (Traits::clock, ordered mode; clock_*.hpp):
 //   static std::uint64_t ordered() noexcept;  // a stamp read after every earlier load of

@@ -42,6 +42,7 @@ guest)
   guest=$6
   "$guest" > "$dir/native.txt" || bad "native run failed"
   # A 64 KiB buffer: hundreds of flushes while threads block, come and go, and fork.
+  umask 022
   for run in $(seq 1 "${TRACEBUF_TEST_REPEAT:-1}"); do
     timeout 120 "$wrapper" --out="$dir/guest.trace" "${guest_options[@]}" "${direct_option[@]}" -- "$guest" > "$dir/traced.txt" \
       2> "$dir/stderr.txt" && ok || bad "traced run $run failed or hung (status $?): $(cat "$dir/stderr.txt")"
@@ -58,6 +59,28 @@ guest)
       grep -q "^tracebuf: " "$dir/refused.txt" && ok || bad "no message for $args: $(cat "$dir/refused.txt")"
     fi
   done
+  # The trace and its summary are private to their owner (mode 0600, under a umask that
+  # would allow 0644), and neither is ever written through a symbolic link: refused, the
+  # path named, the link's target untouched.
+  trace_mode=$(stat -c %a "$dir/guest.trace") summary_mode=$(stat -c %a "$dir/guest.trace.summary")
+  [ "$trace_mode" = 600 ] && [ "$summary_mode" = 600 ] && ok || bad "trace mode $trace_mode, summary mode $summary_mode (want 600)"
+  echo "the victim's data" > "$dir/victim"
+  ln -sfn "$dir/victim" "$dir/link.trace"
+  if (umask 022; qemu-x86_64 -plugin "$plugin,out=$dir/link.trace" "$guest" > /dev/null 2> "$dir/refused.txt"); then
+    bad "plugin wrote through a symbolic link"
+  else
+    grep -q "^tracebuf: cannot open $dir/link.trace: is a symbolic link: refused" "$dir/refused.txt" && ok \
+      || bad "no message for a symbolic link: $(cat "$dir/refused.txt")"
+  fi
+  rm -f "$dir/linked-summary.trace"
+  ln -sfn "$dir/victim" "$dir/linked-summary.trace.summary"
+  (umask 022; qemu-x86_64 -plugin "$plugin,out=$dir/linked-summary.trace" "$guest" > /dev/null 2> "$dir/refused.txt") \
+    && ok || bad "a link at the summary's path failed the run: $(cat "$dir/refused.txt")"
+  grep -q "^tracebuf: cannot open $dir/linked-summary.trace.summary: is a symbolic link: refused" "$dir/refused.txt" \
+    && ok || bad "no message for a symbolic link at the summary: $(cat "$dir/refused.txt")"
+  [ "$(cat "$dir/victim")" = "the victim's data" ] && [ -L "$dir/link.trace" ] && ok || bad "the link's target was written"
+  [ "$(stat -c %a "$dir/linked-summary.trace")" = 600 ] && ok || bad "trace mode $(stat -c %a "$dir/linked-summary.trace")"
+  rm -f "$dir/linked-summary.trace"
   flushes=$(summary_field flushes)
   [ "${flushes:-0}" -ge 100 ] && ok || bad "only ${flushes:-0} flushes (want >= 100)"
   threads=$(summary_field threads)

@@ -22,6 +22,7 @@ grep_out() { # description, pattern
 }
 
 trace=$dir/workers.trace
+rm -f "$trace"
 check "example runs" 0 "$workers" --out="$trace" --threads=8 --records=50000 --buffer=65536
 grep_out "example reports flushes" "flushes of a 65536-byte buffer"
 check "dump accepts the example's trace" 0 "$dump" "$trace"
@@ -104,6 +105,33 @@ if [ "$ok_files" = 1 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "
 check "--thread needs --export-memtrace" 2 "$dump" --thread=1 "$old"
 check "--export-memtrace with --verify is refused" 2 "$dump" --verify --export-memtrace="$dir/x" "$old"
 check "the export would overwrite its input" 2 "$dump" --export-memtrace="$old" "$old"
+
+# ---- trace files are private to their owner and never written through a link ----
+# A trace holds every value the program loaded: mode 0600 (under a umask that would allow
+# 0644), also for a file that existed with 0644; a symbolic link at the path is refused,
+# named, and its target left as it was.
+same() { # description, expected, actual
+  if [ "$2" = "$3" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1: '$3', expected '$2'"; fi
+}
+umask 022
+same "the example's trace is 0600" 600 "$(stat -c %a "$trace")"
+same "the export is 0600" 600 "$(stat -c %a "$dir/old.memtrace")"
+echo old > "$dir/was-public.trace" && chmod 644 "$dir/was-public.trace"
+check "the example overwrites an existing trace" 0 "$workers" --out="$dir/was-public.trace" --threads=1 --records=10
+same "an existing 0644 trace becomes 0600" 600 "$(stat -c %a "$dir/was-public.trace")"
+echo "the victim's data" > "$dir/victim"
+ln -sfn "$dir/victim" "$dir/link.trace"
+check "the example refuses a symbolic link" 1 "$workers" --out="$dir/link.trace" --threads=1 --records=10
+grep_out "the refusal names the path" "$dir/link.trace: is a symbolic link: refused"
+ln -sfn "$dir/victim" "$dir/link.memtrace"
+check "the export refuses a symbolic link" 2 "$dump" --export-memtrace="$dir/link.memtrace" "$old"
+grep_out "the export's refusal names the path" "$dir/link.memtrace: is a symbolic link: refused"
+same "the link's target is untouched" "the victim's data" "$(cat "$dir/victim")"
+[ -L "$dir/link.trace" ] && [ -L "$dir/link.memtrace" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: a link was replaced"; }
+rm -f "$dir/does-not-exist-yet"
+ln -sfn "$dir/does-not-exist-yet" "$dir/dangling.trace"
+check "a dangling link is refused too" 1 "$workers" --out="$dir/dangling.trace" --threads=1 --records=10
+[ ! -e "$dir/does-not-exist-yet" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: a dangling link's target was created"; }
 
 echo "tracebuf-dump: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
