@@ -272,7 +272,9 @@ private:
         // relaxed: statistics; one write-out at a time writes them.
         flushes_.store(flushes_.load(atomics::relaxed) + 1, atomics::relaxed);
         bytes_flushed_.store(bytes_flushed_.load(atomics::relaxed) + end, atomics::relaxed);
-        if constexpr (Traits::zero_after_flush) __builtin_memset(data, 0, end);
+        if constexpr (Traits::zero_after_flush) {
+            if (!detail::sink_leaves_zeroed(sink_)) __builtin_memset(data, 0, end);
+        }
     }
 
     // reserve_slow by a producer that is not online here (a host bug, seen only on the JIT

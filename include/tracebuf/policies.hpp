@@ -39,6 +39,10 @@
 //       // 0, or a positive errno-style code; called by one flusher at a time, size > 0,
 //       // size a multiple of 8 (whole records). The sink must write everything or report
 //       // an error: short writes are its own business.
+//   optional: bool leaves_zeroed() const noexcept;
+//       // asked after each write(): true if the sink left the written range zero-filled
+//       // itself (file_window.hpp maps fresh file space there), so that the barrier skips
+//       // Traits::zero_after_flush's memset. Without the member: false.
 //
 // Clock (Traits::clock, ordered mode; clock_*.hpp):
 //   static std::uint64_t ordered() noexcept;  // a stamp read after every earlier load of
@@ -123,6 +127,17 @@ template <class S, class = void> struct has_sink_write : std::false_type {};
 template <class S>
 struct has_sink_write<S, std::void_t<decltype(int{std::declval<S&>().write(
                              static_cast<const void*>(nullptr), std::size_t{})})>> : std::true_type {};
+
+template <class S, class = void> struct has_leaves_zeroed : std::false_type {};
+template <class S>
+struct has_leaves_zeroed<S, std::void_t<decltype(bool{std::declval<const S&>().leaves_zeroed()})>> : std::true_type {};
+
+/// Whether the sink zero-filled what it just wrote (the optional leaves_zeroed member).
+template <class S>
+constexpr bool sink_leaves_zeroed(const S& sink) noexcept {
+    if constexpr (has_leaves_zeroed<S>::value) return sink.leaves_zeroed();
+    else return false;
+}
 
 template <class, class = void> struct has_clock_members : std::false_type {};
 template <class C>
