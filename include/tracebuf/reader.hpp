@@ -79,6 +79,70 @@ inline scan_result scan_records(const void* data, std::size_t size, std::size_t 
                         [](std::uint16_t, const unsigned char*, std::size_t, std::size_t) {});
 }
 
+
+/// What scan_trace found in a trace whose writer may have died (docs/reading-traces.md,
+/// "Crashed traces").
+struct trace_scan_result {
+    std::size_t records = 0;       ///< whole records read (padding and chunk headers included)
+    std::size_t stop = 0;          ///< where reading stopped (== size if it read everything)
+    record_fault fault = record_fault::none; ///< why it stopped there
+    bool zero_tail = false;        ///< everything from `stop` to the end is zero
+    std::size_t chunk_holes = 0;   ///< chunks whose unwritten rest was skipped
+    std::size_t first_chunk_hole = 0; ///< offset of the first such hole
+
+    /// Nothing unread but zeros: every record the file holds was read.
+    constexpr bool read_everything() const noexcept { return fault == record_fault::none || zero_tail; }
+};
+
+/// Like scan_records, for a trace that may have ended abnormally (a file_window trace whose
+/// writer died): records are whole or absent, since the writers store each header last
+/// (commit_record_header). A hole (tag 0) inside a chunk (tags::chunk, tags::ordered_chunk)
+/// is where the chunk's thread stopped writing: the rest of the chunk is skipped and reading
+/// goes on after it. A hole outside any chunk has no known length - it may be a record
+/// whose payload was written and whose header was not - so reading stops there; so it does
+/// at any other fault. `stop`, `fault` and `zero_tail` say where and whether anything but
+/// zeros was left unread.
+template <class Visitor>
+trace_scan_result scan_trace(const void* data, std::size_t size, std::size_t max_record_size, Visitor&& visit) {
+    const unsigned char* bytes = static_cast<const unsigned char*>(data);
+    trace_scan_result r;
+    std::size_t at = 0;
+    std::size_t chunk_end = 0; // end of the chunk that covers `at`, if any
+    for (;;) {
+        const scan_result part = scan_records(
+            bytes + at, size - at, max_record_size,
+            [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
+                const std::size_t where = at + offset;
+                if ((tag == tags::chunk || tag == tags::ordered_chunk) && n == sizeof(chunk_header)) {
+                    chunk_header h;
+                    __builtin_memcpy(&h, payload, sizeof h);
+                    if (h.bytes >= chunk_header_footprint) chunk_end = where + h.bytes;
+                }
+                visit(tag, payload, n, where);
+            });
+        r.records += part.records;
+        at += part.valid_bytes;
+        if (part.ok()) break;
+        if (part.fault == record_fault::hole && at < chunk_end && chunk_end <= size) {
+            if (r.chunk_holes++ == 0) r.first_chunk_hole = at;
+            at = chunk_end;
+            continue;
+        }
+        r.fault = part.fault;
+        break;
+    }
+    r.stop = at;
+    r.zero_tail = true;
+    for (std::size_t i = at; i < size; ++i) {
+        if (bytes[i] != 0) {
+            r.zero_tail = false;
+            break;
+        }
+    }
+    if (at == size) r.zero_tail = false;
+    return r;
+}
+
 } // namespace tracebuf
 
 #endif // TRACEBUF_READER_HPP
