@@ -345,12 +345,15 @@ BOOST_AUTO_TEST_CASE(crash_sigkill_leaves_whole_records_in_a_file_window) {
             c.read(file, threads);
             BOOST_TEST_MESSAGE(m.name << ": " << file.size() << " bytes, " << c.records << " records read, stop at "
                                       << c.scan.stop << " (" << to_string(c.scan.fault) << (c.scan.zero_tail ? ", zero tail" : "")
-                                      << "), " << c.scan.chunk_holes << " chunk holes, last flush ended at " << completed);
+                                      << "), " << c.scan.chunk_holes << " chunk holes, " << c.scan.marked_holes << " marked holes, "
+                                      << c.scan.zero_claims << " zero claims, last flush ended at " << completed);
             BOOST_TEST(c.first_failure == "");
             BOOST_TEST(c.records > 0u);
             // Everything of a completed flush was read; a hole is only ever after it.
             BOOST_TEST(c.scan.stop >= completed);
             if (c.scan.chunk_holes != 0) BOOST_TEST(c.scan.first_chunk_hole >= completed);
+            if (c.scan.marked_holes != 0) BOOST_TEST(c.scan.first_marked_hole >= completed);
+            if (c.scan.zero_claims != 0) BOOST_TEST(c.scan.first_zero_claim >= completed);
             // Where reading stopped: a zero tail, or a hole (a record that was being written,
             // other threads' records perhaps behind it) - never a torn record.
             BOOST_TEST((c.scan.fault == record_fault::none || c.scan.fault == record_fault::hole));

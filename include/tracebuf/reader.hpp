@@ -89,6 +89,10 @@ struct trace_scan_result {
     bool zero_tail = false;        ///< everything from `stop` to the end is zero
     std::size_t chunk_holes = 0;   ///< chunks whose unwritten rest was skipped
     std::size_t first_chunk_hole = 0; ///< offset of the first such hole
+    std::size_t marked_holes = 0;  ///< reservations marked but never written, skipped
+    std::size_t first_marked_hole = 0;
+    std::size_t zero_claims = 0;   ///< chunk mode: claims never touched at all, skipped
+    std::size_t first_zero_claim = 0;
 
     /// Nothing unread but zeros: every record the file holds was read.
     constexpr bool read_everything() const noexcept { return fault == record_fault::none || zero_tail; }
@@ -96,9 +100,14 @@ struct trace_scan_result {
 
 /// Like scan_records, for a trace that may have ended abnormally (a file_window trace whose
 /// writer died): records are whole or absent, since the writers store each header last
-/// (commit_record_header). A hole (tag 0) inside a chunk (tags::chunk, tags::ordered_chunk)
+/// (commit_record_header). A hole whose length field is set (mark_reserved: a chunk or a
+/// flusher's claim that was reserved and not written) is skipped by that length. Any other
+/// hole (tag 0) inside a chunk (tags::chunk, tags::ordered_chunk)
 /// is where the chunk's thread stopped writing: the rest of the chunk is skipped and reading
-/// goes on after it. A hole outside any chunk has no known length - it may be a record
+/// goes on after it. In a chunk-mode trace (once a chunk was read), a hole outside any chunk
+/// is a claim nobody touched (chunk_writer marks each chunk first): it is all zeros, and
+/// reading goes on at the next non-zero word if that is a mark or a chunk header. Any other
+/// hole has no known length - it may be a record
 /// whose payload was written and whose header was not - so reading stops there; so it does
 /// at any other fault. `stop`, `fault` and `zero_tail` say where and whether anything but
 /// zeros was left unread.
@@ -108,6 +117,7 @@ trace_scan_result scan_trace(const void* data, std::size_t size, std::size_t max
     trace_scan_result r;
     std::size_t at = 0;
     std::size_t chunk_end = 0; // end of the chunk that covers `at`, if any
+    bool seen_chunk = false;   // a chunk-mode trace
     for (;;) {
         const scan_result part = scan_records(
             bytes + at, size - at, max_record_size,
@@ -117,12 +127,47 @@ trace_scan_result scan_trace(const void* data, std::size_t size, std::size_t max
                     chunk_header h;
                     __builtin_memcpy(&h, payload, sizeof h);
                     if (h.bytes >= chunk_header_footprint) chunk_end = where + h.bytes;
+                    seen_chunk = true;
                 }
                 visit(tag, payload, n, where);
             });
         r.records += part.records;
         at += part.valid_bytes;
         if (part.ok()) break;
+        if (part.fault == record_fault::hole) {
+            record_header h;
+            __builtin_memcpy(&h, bytes + at, sizeof h);
+            const std::size_t marked = std::size_t{h.length} * record_alignment;
+            if (marked != 0 && marked <= size - at) { // a reservation mark (mark_reserved)
+                if (r.marked_holes++ == 0) r.first_marked_hole = at;
+                at += marked;
+                continue;
+            }
+        }
+        if (part.fault == record_fault::hole && seen_chunk && at >= chunk_end) {
+            // Chunk mode: every claim is a chunk, marked before anything else is written in
+            // it, so an unmarked claim is all zeros: the next non-zero word starts the next
+            // claim - a mark or a chunk header, or reading stops here.
+            std::size_t next = at;
+            std::uint64_t word = 0;
+            while (next + sizeof word <= size) {
+                __builtin_memcpy(&word, bytes + next, sizeof word);
+                if (word != 0) break;
+                next += sizeof word;
+            }
+            if (word != 0) {
+                record_header h;
+                __builtin_memcpy(&h, bytes + next, sizeof h);
+                const bool starts_claim = (h.tag == 0 && h.length != 0) ||
+                                          ((h.tag == tags::chunk || h.tag == tags::ordered_chunk) &&
+                                           h.length == record_header_size + sizeof(chunk_header));
+                if (starts_claim) {
+                    if (r.zero_claims++ == 0) r.first_zero_claim = at;
+                    at = next;
+                    continue;
+                }
+            }
+        }
         if (part.fault == record_fault::hole && at < chunk_end && chunk_end <= size) {
             if (r.chunk_holes++ == 0) r.first_chunk_hole = at;
             at = chunk_end;

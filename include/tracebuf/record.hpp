@@ -114,6 +114,27 @@ TRACEBUF_FORCEINLINE void commit_record_header(void* at, std::uint16_t tag, std:
     __atomic_store_n(static_cast<detail::header_word*>(at), word, __ATOMIC_RELEASE);
 }
 
+/// The largest reservation a reservation mark can describe (its length field counts
+/// 8-byte units).
+inline constexpr std::size_t reservation_mark_limit = std::size_t{0xffff} * record_alignment;
+
+/// Marks `bytes` (a multiple of 8) just reserved at `at` as "reserved, not yet written": a
+/// header word with tag 0 and, in the length field, bytes / 8. A reader of a crashed trace
+/// skips such a hole by its length instead of stopping there (scan_trace). Zero-filled
+/// memory reads as a hole of unknown length; the mark makes it known. Used where it costs
+/// one store per many records: a chunk as it is reserved (chunked_writer.hpp), the
+/// flusher's own claim at the barrier (flush_barrier.hpp). Bytes above
+/// reservation_mark_limit are not marked.
+TRACEBUF_FORCEINLINE void mark_reserved(void* at, std::size_t bytes) noexcept {
+    if (bytes > reservation_mark_limit) return;
+    const record_header h{0, static_cast<std::uint16_t>(bytes / record_alignment)};
+    detail::header_word word;
+    __builtin_memcpy(&word, &h, sizeof word);
+    // relaxed: the writer's own later stores are what matter; an atomic store only so that
+    // the compiler keeps it although commit_record_header overwrites the word later.
+    __atomic_store_n(static_cast<detail::header_word*>(at), word, __ATOMIC_RELAXED);
+}
+
 /// Writes a whole record (payload, then header: commit_record_header) at `at`, in memory
 /// the caller reserved; returns where the next record starts. (The writers' write_record
 /// reserves, then puts.)

@@ -237,6 +237,7 @@ private:
         const std::size_t bytes = n + chunk_overhead > chunk_bytes_ ? n + chunk_overhead : chunk_bytes_;
         unsigned char* chunk = buffer_.reserve(producer_, bytes);
         if (chunk == nullptr) return nullptr;
+        mark_reserved(chunk, bytes); // a crash before the header reads as a hole of known size
         const chunk_header h{pid_, tid_, static_cast<std::uint32_t>(bytes), sequence_++};
         put_record(chunk, Ordered ? tags::ordered_chunk : tags::chunk, &h, sizeof h);
         unsigned char* at = chunk + chunk_header_footprint;
