@@ -1,19 +1,29 @@
 // tracebuf-dump: validates a trace file and prints statistics, or exports it for memtrace.
 //
-//   tracebuf-dump [--verify] [--max-record=N] FILE
+//   tracebuf-dump [--verify] [--strict] [--recover] [--max-record=N] FILE
 //   tracebuf-dump --export-memtrace=OUT [--thread=SERIAL] [--max-record=N] FILE
 //
 // Walks every record: tag non-zero, length in [4, N] (default 4096), inside the file.
 // Prints records and bytes by tag, padding, the HEADER's machine and trace id, the range of
-// the INSN records' insn_seq, threads (THREAD records), and holes (runs of
-// zero bytes where a record should start: reserved space nobody wrote). A hole is skipped
-// so that the rest can still be counted; any other bad record ends the walk, since the
-// next record's start is then unknown.
+// the INSN records' insn_seq, threads (THREAD records), and holes.
+// A trace may have ended abnormally (the tracer crashed or was killed: a file_window trace
+// keeps everything written, docs/reading-traces.md, "Crashed traces"). The walk reads every
+// whole record (writers store a header last, so a record is whole or absent), skips the
+// holes whose end is known (a chunk's unwritten rest, a marked or untouched claim), and
+// stops at any other hole or at a file that ends inside a record: the trace is valid up to
+// there, and a tracer's trace without a SUMMARY says "incomplete: the tracer did not reach
+// its exit; N records". A zero tail (space the writer had not reached) is reported, and
+// --recover cuts the file after the last whole record. A trace with a SUMMARY must have no
+// hole and nothing unread. Any other bad record makes the trace invalid.
+// --strict reads as before crash consistency: every byte must belong to a record; a hole is
+// skipped (zero words) so that the rest can still be counted, and makes the trace invalid.
 // With --verify (traces of the tracers, tracebuf/memtrace.hpp): every record's thread slot
 // must be mapped by a THREAD record, and the records counted per thread must equal the
-// counts in the SUMMARY records the tracer wrote at exit - nothing lost, nothing extra.
+// counts in the SUMMARY records the tracer wrote at exit - nothing lost, nothing extra;
+// without a SUMMARY it prints each thread's count of the records read.
 // A chunk-mode trace (tracebuf/chunk_writer.hpp) is checked further: every chunk lies
-// inside the file, each thread's chunk sequence numbers follow each other, and every record
+// inside the file (but the one where reading stopped, in a trace without a SUMMARY), each
+// thread's chunk sequence numbers follow each other, and every record
 // inside a chunk belongs to the chunk's thread (its slot's THREAD record has the chunk's tid).
 // The attribution and the chunk checks are tracebuf/memtrace_reader.hpp's. Traces written
 // with THREAD and SUMMARY's old tags (0x4d52, 0x4d53) read the same, with a note that says so.
@@ -82,10 +92,13 @@ struct dump {
     bool bad = false;
     std::uint64_t bad_offset = 0;
     tracebuf::record_fault fault = tracebuf::record_fault::none;
+    // The default walk (scan_trace): where it stopped, and what it skipped.
+    tracebuf::trace_scan_result scan{};
+    bool cut_at_stop = false; // the last chunk runs past where reading stopped
 };
 
 int usage() {
-    std::fprintf(stderr, "usage: tracebuf-dump [--verify] [--max-record=N] FILE\n"
+    std::fprintf(stderr, "usage: tracebuf-dump [--verify] [--strict] [--recover] [--max-record=N] FILE\n"
                          "       tracebuf-dump --export-memtrace=OUT [--thread=SERIAL] [--max-record=N] FILE\n");
     return 2;
 }
@@ -119,6 +132,7 @@ void attribute(dump& d, const tracebuf::memtrace::attributed_record& r) {
         return;
     }
     thread_count& t = d.per_thread[r.thread->serial];
+    t.tid = r.thread->tid;
     if (r.type == mt::thread) t.in_trace = true;
     ++t.counted;
 }
@@ -132,19 +146,21 @@ void collect_summary(dump& d) {
     }
 }
 
-// Prints what --verify found; true if the counts match the summary exactly.
+// Prints what --verify found; true if the counts match the summary exactly - or, in a
+// trace without a SUMMARY (the tracer did not reach its exit), if every record read is
+// attributed and the chunks are sound up to where reading stopped.
 bool report_verify(dump& d) {
     bool ok = true;
-    const std::uint64_t summary_records = d.reader.summary_records();
-    if (summary_records == 0) {
-        std::printf("verify: no SUMMARY record (the tracer did not reach its exit)\n");
-        return false;
-    }
-    collect_summary(d);
-    const std::uint64_t listed = d.reader.summary_entries().size();
-    if (listed != d.reader.summary_total()) {
-        std::printf("verify: SUMMARY lists %" PRIu64 " of %u threads\n", listed, d.reader.summary_total());
-        ok = false;
+    const bool complete = d.reader.summary_records() != 0;
+    if (!complete) {
+        std::printf("verify: no SUMMARY record (the tracer did not reach its exit): counts of the records read\n");
+    } else {
+        collect_summary(d);
+        const std::uint64_t listed = d.reader.summary_entries().size();
+        if (listed != d.reader.summary_total()) {
+            std::printf("verify: SUMMARY lists %" PRIu64 " of %u threads\n", listed, d.reader.summary_total());
+            ok = false;
+        }
     }
     if (d.malformed != 0) {
         std::printf("verify: %" PRIu64 " THREAD or SUMMARY records too short for their layout (first at offset %" PRIu64 ")\n",
@@ -161,49 +177,64 @@ bool report_verify(dump& d) {
                     "out-of-order or cut chunks)", d.reader.chunks(), d.chunk_faults);
         if (d.chunk_faults != 0)
             std::printf(", first at offset %" PRIu64 ": %s", d.first_chunk_fault, tracebuf::to_string(d.first_chunk_fault_kind));
+        if (d.cut_at_stop) std::printf("; the last chunk runs past where reading stopped");
         std::printf("\n");
-        ok = ok && d.chunk_faults == 0;
+        ok = ok && d.chunk_faults == 0 && (!d.cut_at_stop || !complete);
     }
     std::uint64_t counted = 0, expected = 0;
     for (const auto& [serial, t] : d.per_thread) {
         counted += t.counted;
         expected += t.summary;
-        if (!t.in_summary || t.counted != t.summary) {
+        if (!complete) {
+            std::printf("verify: thread %u (tid %u): %" PRIu64 " records\n", serial, t.tid, t.counted);
+        } else if (!t.in_summary || t.counted != t.summary) {
             std::printf("verify: thread %u (tid %u): %" PRIu64 " records in the trace, %s %" PRIu64 "\n",
                         serial, t.tid, t.counted, t.in_summary ? "summary says" : "not in the summary:",
                         t.summary);
             ok = false;
         }
     }
-    std::printf("verify: %zu threads, %" PRIu64 " records attributed, summary %" PRIu64 ": %s\n",
-                d.per_thread.size(), counted, expected, ok ? "match" : "MISMATCH");
+    if (complete)
+        std::printf("verify: %zu threads, %" PRIu64 " records attributed, summary %" PRIu64 ": %s\n",
+                    d.per_thread.size(), counted, expected, ok ? "match" : "MISMATCH");
+    else
+        std::printf("verify: %zu threads, %" PRIu64 " records attributed, no summary to compare with: %s\n",
+                    d.per_thread.size(), counted, ok ? "consistent" : "INCONSISTENT");
     return ok;
 }
 
-void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record, bool verify, dump& d) {
+// Reads one record (both walks).
+void visit_record(dump& d, bool verify, std::uint16_t tag, const unsigned char* payload, std::size_t n,
+                  std::uint64_t offset) {
     namespace mt = tracebuf::memtrace;
+    tag_stats& s = d.by_tag[tag];
+    ++s.records;
+    s.bytes += tracebuf::record_footprint(n);
+    const mt::attributed_record a = d.reader.read(tag, payload, n, offset);
+    if (a.type == mt::thread && a.thread != nullptr) d.threads.emplace(a.thread->pid, a.thread->tid);
+    if (a.type == mt::header64 && n == sizeof d.header && !d.have_header) {
+        std::memcpy(&d.header, payload, sizeof d.header);
+        d.have_header = true;
+    }
+    if (a.type == mt::insn && n >= 4) {
+        std::uint32_t seq;
+        std::memcpy(&seq, payload, sizeof seq);
+        d.first_seq = d.insns == 0 || seq < d.first_seq ? seq : d.first_seq;
+        d.last_seq = d.insns == 0 || seq > d.last_seq ? seq : d.last_seq;
+        ++d.insns;
+    }
+    if (verify) attribute(d, a);
+}
+
+// --strict: every byte must be read. A hole is skipped (zero words) so that the rest can
+// still be counted, and makes the trace invalid; any other bad record ends the walk.
+void walk_strict(const unsigned char* data, std::uint64_t size, std::size_t max_record, bool verify, dump& d) {
     std::uint64_t at = 0;
     while (at < size) {
         const tracebuf::scan_result r = tracebuf::scan_records(
             data + at, size - at, max_record,
             [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
-                tag_stats& s = d.by_tag[tag];
-                ++s.records;
-                s.bytes += tracebuf::record_footprint(n);
-                const mt::attributed_record a = d.reader.read(tag, payload, n, at + offset);
-                if (a.type == mt::thread && a.thread != nullptr) d.threads.emplace(a.thread->pid, a.thread->tid);
-                if (a.type == mt::header64 && n == sizeof d.header && !d.have_header) {
-                    std::memcpy(&d.header, payload, sizeof d.header);
-                    d.have_header = true;
-                }
-                if (a.type == mt::insn && n >= 4) {
-                    std::uint32_t seq;
-                    std::memcpy(&seq, payload, sizeof seq);
-                    d.first_seq = d.insns == 0 || seq < d.first_seq ? seq : d.first_seq;
-                    d.last_seq = d.insns == 0 || seq > d.last_seq ? seq : d.last_seq;
-                    ++d.insns;
-                }
-                if (verify) attribute(d, a);
+                visit_record(d, verify, tag, payload, n, at + offset);
             });
         d.records += r.records;
         at += r.valid_bytes;
@@ -227,6 +258,36 @@ void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record,
         d.hole_bytes += at - start;
     }
     if (verify) count_chunk_fault(d, d.reader.end(size), size);
+}
+
+// The default: a trace that may have ended abnormally (tracebuf::scan_trace, and
+// docs/reading-traces.md): every record it reads is whole; it skips the holes whose end is
+// known and stops at the first other one, or at a bad record.
+void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record, bool verify, dump& d) {
+    d.scan = tracebuf::scan_trace(data, static_cast<std::size_t>(size), max_record,
+                                  [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
+                                      visit_record(d, verify, tag, payload, n, offset);
+                                  });
+    d.records = d.scan.records;
+    d.holes = d.scan.chunk_holes + d.scan.marked_holes + d.scan.zero_claims;
+    if (d.holes != 0) {
+        std::uint64_t first = size;
+        if (d.scan.chunk_holes != 0 && d.scan.first_chunk_hole < first) first = d.scan.first_chunk_hole;
+        if (d.scan.marked_holes != 0 && d.scan.first_marked_hole < first) first = d.scan.first_marked_hole;
+        if (d.scan.zero_claims != 0 && d.scan.first_zero_claim < first) first = d.scan.first_zero_claim;
+        d.first_hole = first;
+    }
+    if (!d.scan.read_everything()) {
+        d.bad = true;
+        d.bad_offset = d.scan.stop;
+        d.fault = d.scan.fault;
+    }
+    if (verify) {
+        const tracebuf::chunk_fault f = d.reader.end(d.scan.stop);
+        // A chunk cut where reading stopped is what a crash leaves; judged with the rest below.
+        if (f != tracebuf::chunk_fault::cut || d.scan.stop == size) count_chunk_fault(d, f, d.scan.stop);
+        else d.cut_at_stop = true;
+    }
 }
 
 // ---- --export-memtrace ------------------------------------------------------------------
@@ -345,13 +406,17 @@ int export_memtrace(const char* path, const std::string& out_path, const tracebu
 
 int main(int argc, char** argv) {
     std::size_t max_record = 4096;
-    bool verify = false;
+    bool verify = false, strict = false, recover = false;
     const char* path = nullptr;
     const char* export_path = nullptr;
     tracebuf_tools::export_options export_options;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--verify") == 0) {
             verify = true;
+        } else if (std::strcmp(argv[i], "--strict") == 0) {
+            strict = true;
+        } else if (std::strcmp(argv[i], "--recover") == 0) {
+            recover = true;
         } else if (std::strncmp(argv[i], "--export-memtrace=", 18) == 0) {
             export_path = argv[i] + 18;
             if (*export_path == '\0') return usage();
@@ -376,11 +441,12 @@ int main(int argc, char** argv) {
     }
     if (path == nullptr) return usage();
     if (export_path != nullptr) {
-        if (verify) return usage();
+        if (verify || strict || recover) return usage();
         export_options.max_record = max_record;
         return export_memtrace(path, export_path, export_options);
     }
     if (export_options.one_thread) return usage(); // --thread selects what to export
+    if (strict && recover) return usage();
 
     const int fd = ::open(path, O_RDONLY);
     if (fd < 0) {
@@ -405,7 +471,8 @@ int main(int argc, char** argv) {
     ::close(fd);
 
     dump d;
-    walk(data, size, max_record, verify, d);
+    if (strict) walk_strict(data, size, max_record, verify, d);
+    else walk(data, size, max_record, verify, d);
 
     std::printf("file: %s (%" PRIu64 " bytes)\n", path, size);
     std::printf("records: %" PRIu64 "\n", d.records);
@@ -425,21 +492,74 @@ int main(int argc, char** argv) {
     if (d.reader.legacy_records() != 0)
         std::printf("note: %" PRIu64 " THREAD and SUMMARY records with the old tags 0x4d52 and 0x4d53, read as such\n",
                     d.reader.legacy_records());
-    std::printf("holes: %" PRIu64 " (%" PRIu64 " bytes)", d.holes, d.hole_bytes);
-    if (d.holes != 0) std::printf(", first at offset %" PRIu64, d.first_hole);
+    if (strict) {
+        std::printf("holes: %" PRIu64 " (%" PRIu64 " bytes)", d.holes, d.hole_bytes);
+        if (d.holes != 0) std::printf(", first at offset %" PRIu64, d.first_hole);
+        std::printf("\n");
+        if (d.bad) {
+            std::printf("invalid: bad record at offset %" PRIu64 ": %s\n", d.bad_offset, tracebuf::to_string(d.fault));
+            return 1;
+        }
+        if (d.holes != 0) {
+            std::printf("invalid: the trace has holes\n");
+            return 1;
+        }
+        if (verify && !report_verify(d)) {
+            std::printf("invalid: the per-thread counts do not match the summary\n");
+            return 1;
+        }
+        std::printf("valid\n");
+        return 0;
+    }
+    // The default walk: a crashed trace reads valid up to its last whole record.
+    const bool complete = d.reader.summary_records() != 0;
+    const tracebuf::trace_scan_result& r = d.scan;
+    std::printf("holes: %" PRIu64, d.holes);
+    if (d.holes != 0)
+        std::printf(" (records being written when the writer stopped: %zu in chunks, %zu marked, %zu untouched "
+                    "claims), first at offset %" PRIu64, r.chunk_holes, r.marked_holes, r.zero_claims, d.first_hole);
     std::printf("\n");
-    if (d.bad) {
-        std::printf("invalid: bad record at offset %" PRIu64 ": %s\n", d.bad_offset,
-                    tracebuf::to_string(d.fault));
-        return 1;
+    bool ok = true;
+    std::uint64_t keep = size; // what --recover keeps
+    if (r.zero_tail) {
+        std::printf("zero tail: %" PRIu64 " bytes from offset %zu (space the writer had not reached)\n", size - r.stop, r.stop);
+        keep = r.stop;
+    } else if (d.bad) {
+        if (r.fault == tracebuf::record_fault::hole) {
+            std::printf("stopped at offset %" PRIu64 ": a hole of unknown length (a record being written when the "
+                        "writer stopped); %" PRIu64 " bytes after it not read: whole records of other threads may "
+                        "be among them, but nothing tells them from the interrupted record's payload\n",
+                        d.bad_offset, size - d.bad_offset);
+            keep = d.bad_offset;
+        } else if (r.fault == tracebuf::record_fault::truncated) {
+            std::printf("stopped at offset %" PRIu64 ": the file ends inside a record\n", d.bad_offset);
+            keep = d.bad_offset;
+        } else {
+            std::printf("invalid: bad record at offset %" PRIu64 ": %s\n", d.bad_offset, tracebuf::to_string(d.fault));
+            return 1;
+        }
+        ok = !complete; // a complete trace has no hole
     }
-    if (d.holes != 0) {
-        std::printf("invalid: the trace has holes\n");
-        return 1;
-    }
+    if (complete && d.holes != 0) ok = false;
     if (verify && !report_verify(d)) {
-        std::printf("invalid: the per-thread counts do not match the summary\n");
+        std::printf("invalid: the per-thread counts %s\n", complete ? "do not match the summary" : "are inconsistent");
         return 1;
+    }
+    if (!ok) {
+        std::printf("invalid: the trace has a SUMMARY and holes or unread bytes\n");
+        return 1;
+    }
+    if (recover && keep < size) {
+        if (::truncate(path, static_cast<off_t>(keep)) != 0) {
+            std::fprintf(stderr, "tracebuf-dump: %s: truncate: %s\n", path, std::strerror(errno));
+            return 2;
+        }
+        std::printf("recovered: cut the file to %" PRIu64 " bytes (%" PRIu64 " bytes after the last whole record)\n",
+                    keep, size - keep);
+    }
+    if (!complete && (d.have_header || r.zero_tail || d.bad || d.holes != 0)) {
+        std::printf("incomplete: the tracer did not reach its exit; %" PRIu64 " records\n", d.records);
+        return 0;
     }
     std::printf("valid\n");
     return 0;

@@ -29,8 +29,9 @@ grep_out "threads counted" "^threads: 8$"
 grep_out "loads counted" "LOAD .* 300002 "
 grep_out "verdict" "^valid$"
 
-check "--verify wants a tracer's SUMMARY" 1 "$dump" --verify "$trace"
+check "--verify without a SUMMARY counts per thread" 0 "$dump" --verify "$trace"
 grep_out "missing summary reported" "no SUMMARY record"
+grep_out "per-thread counts without a summary" "^verify: 8 threads, .* no summary to compare with: consistent$"
 
 size=$(stat -c %s "$trace")
 # Damage the first record, whose start is known (offset 0): its footprint from its length.
@@ -38,13 +39,26 @@ first_len=$(od -An -tu2 -j2 -N2 "$trace" | tr -d ' ')
 first=$(( (first_len + 7) / 8 ))
 cp "$trace" "$dir/hole.trace"
 dd if=/dev/zero of="$dir/hole.trace" bs=8 count=$first conv=notrunc status=none
-check "dump rejects a hole" 1 "$dump" "$dir/hole.trace"
+check "dump --strict rejects a hole" 1 "$dump" --strict "$dir/hole.trace"
 grep_out "hole reported" "^holes: 1 ($((first * 8)) bytes), first at offset 0"
 grep_out "the rest is still counted" "^records: $(( 300010 - 1 ))$"
 
 head -c $((size - 4)) "$trace" > "$dir/truncated.trace"
-check "dump rejects a truncated file" 1 "$dump" "$dir/truncated.trace"
+check "dump --strict rejects a truncated file" 1 "$dump" --strict "$dir/truncated.trace"
 grep_out "truncation reported" "runs past the end"
+# By default the same damage reads as a trace that ended abnormally: valid up to the last
+# whole record, and --recover cuts what follows.
+check "dump reads a hole at the start as where reading stops" 0 "$dump" "$dir/hole.trace"
+grep_out "hole of unknown length" "^stopped at offset 0: a hole of unknown length"
+check "dump reads a file cut inside a record" 0 "$dump" "$dir/truncated.trace"
+grep_out "cut record reported" "the file ends inside a record"
+cp "$dir/truncated.trace" "$dir/recover.trace"
+check "--recover cuts after the last whole record" 0 "$dump" --recover "$dir/recover.trace"
+grep_out "recovery reported" "^recovered: cut the file to"
+check "a recovered file reads valid in --strict" 0 "$dump" --strict "$dir/recover.trace"
+head -c 4096 /dev/zero >> "$dir/recover.trace"
+check "a zero tail is reported" 0 "$dump" "$dir/recover.trace"
+grep_out "zero tail reported" "^zero tail: 4096 bytes"
 
 cp "$trace" "$dir/length.trace"
 printf '\x00\x20' | dd of="$dir/length.trace" bs=1 seek=2 conv=notrunc status=none
