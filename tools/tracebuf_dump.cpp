@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -95,6 +96,8 @@ struct dump {
     // The default walk (scan_trace): where it stopped, and what it skipped.
     tracebuf::trace_scan_result scan{};
     bool cut_at_stop = false; // the last chunk runs past where reading stopped
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> gaps; // holes skipped, for --recover
+    std::uint64_t expected = 0; // where the next record would start without a gap
 };
 
 int usage() {
@@ -266,8 +269,11 @@ void walk_strict(const unsigned char* data, std::uint64_t size, std::size_t max_
 void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record, bool verify, dump& d) {
     d.scan = tracebuf::scan_trace(data, static_cast<std::size_t>(size), max_record,
                                   [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
+                                      if (offset > d.expected) d.gaps.emplace_back(d.expected, offset);
+                                      d.expected = offset + tracebuf::record_footprint(n);
                                       visit_record(d, verify, tag, payload, n, offset);
                                   });
+    if (d.expected < d.scan.stop) d.gaps.emplace_back(d.expected, d.scan.stop);
     d.records = d.scan.records;
     d.holes = d.scan.chunk_holes + d.scan.marked_holes + d.scan.zero_claims;
     if (d.holes != 0) {
@@ -350,17 +356,43 @@ int export_memtrace(const char* path, const std::string& out_path, const tracebu
         return status;
     };
 
-    tracebuf_tools::memtrace_export exporter(options);
-    progress shown(static_cast<std::uint64_t>(st.st_size));
-    std::vector<unsigned char> block(std::size_t{4} << 20);
-    for (;;) {
-        const ssize_t n = ::read(in, block.data(), block.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            std::fprintf(stderr, "tracebuf-dump: %s: %s\n", path, std::strerror(errno));
+    // A trace that ended abnormally is exported up to where tracebuf::scan_trace stops, with
+    // the holes it skipped (a chunk's unwritten rest, a marked or untouched claim) covered by
+    // padding in a private copy-on-write mapping: the exporter sees only whole records.
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    unsigned char* data = nullptr;
+    if (size != 0) {
+        void* m = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, in, 0);
+        if (m == MAP_FAILED) {
+            std::fprintf(stderr, "tracebuf-dump: %s: mmap: %s\n", path, std::strerror(errno));
             return give_up(2);
         }
-        const bool good = n == 0 ? exporter.finish() : exporter.feed(block.data(), static_cast<std::size_t>(n));
+        data = static_cast<unsigned char*>(m);
+    }
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> gaps;
+    std::uint64_t expected = 0;
+    const tracebuf::trace_scan_result scan = tracebuf::scan_trace(
+        data, static_cast<std::size_t>(size), options.max_record,
+        [&](std::uint16_t, const unsigned char*, std::size_t n, std::size_t offset) {
+            if (offset > expected) gaps.emplace_back(expected, offset);
+            expected = offset + tracebuf::record_footprint(n);
+        });
+    std::uint64_t feed_end = size;
+    const bool crashed = scan.stop < size &&
+                         (scan.zero_tail || scan.fault == tracebuf::record_fault::hole ||
+                          scan.fault == tracebuf::record_fault::truncated);
+    if (crashed && expected < scan.stop) gaps.emplace_back(expected, scan.stop); // a hole skipped last
+    if (crashed || !gaps.empty()) {
+        if (crashed) feed_end = scan.stop;
+        for (const auto& [from, to] : gaps)
+            tracebuf::write_padding(data + from, static_cast<std::size_t>(to - from), options.max_record);
+    }
+    tracebuf_tools::memtrace_export exporter(options);
+    progress shown(feed_end);
+    for (std::uint64_t at = 0;;) {
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(feed_end - at, std::uint64_t{4} << 20));
+        const bool good = n == 0 ? exporter.finish() : exporter.feed(data + at, n);
+        at += n;
         shown.update(exporter.stats(), n == 0 || !good);
         if (!good) {
             std::fprintf(stderr, "tracebuf-dump: %s: %s; no export written\n", path, exporter.error().c_str());
@@ -374,6 +406,9 @@ int export_memtrace(const char* path, const std::string& out_path, const tracebu
         produced.clear();
         if (n == 0) break;
     }
+    if (crashed || !gaps.empty())
+        std::printf("incomplete: the trace ended abnormally; exported its whole records up to offset %" PRIu64
+                    " of %" PRIu64 " (%zu holes covered)\n", feed_end, size, gaps.size());
     const tracebuf_tools::header_record header = exporter.final_header();
     if (::pwrite(out, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()) ||
         ::close(out) != 0) {
@@ -549,13 +584,24 @@ int main(int argc, char** argv) {
         std::printf("invalid: the trace has a SUMMARY and holes or unread bytes\n");
         return 1;
     }
-    if (recover && keep < size) {
-        if (::truncate(path, static_cast<off_t>(keep)) != 0) {
+    if (recover && (keep < size || !d.gaps.empty())) {
+        // Cover the holes skipped with padding, then cut what follows the last whole record:
+        // the file then reads whole for any reader.
+        const int rw = ::open(path, O_RDWR | O_CLOEXEC);
+        void* m = rw < 0 ? MAP_FAILED : ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0);
+        if (m == MAP_FAILED) {
+            std::fprintf(stderr, "tracebuf-dump: %s: %s\n", path, std::strerror(errno));
+            return 2;
+        }
+        for (const auto& [from, to] : d.gaps)
+            tracebuf::write_padding(static_cast<unsigned char*>(m) + from, static_cast<std::size_t>(to - from), max_record);
+        ::munmap(m, size);
+        if (::ftruncate(rw, static_cast<off_t>(keep)) != 0 || ::close(rw) != 0) {
             std::fprintf(stderr, "tracebuf-dump: %s: truncate: %s\n", path, std::strerror(errno));
             return 2;
         }
-        std::printf("recovered: cut the file to %" PRIu64 " bytes (%" PRIu64 " bytes after the last whole record)\n",
-                    keep, size - keep);
+        std::printf("recovered: covered %zu holes with padding and cut the file to %" PRIu64 " bytes (%" PRIu64
+                    " bytes after the last whole record)\n", d.gaps.size(), keep, size - keep);
     }
     if (!complete && (d.have_header || r.zero_tail || d.bad || d.holes != 0)) {
         std::printf("incomplete: the tracer did not reach its exit; %" PRIu64 " records\n", d.records);

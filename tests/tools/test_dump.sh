@@ -54,7 +54,7 @@ check "dump reads a file cut inside a record" 0 "$dump" "$dir/truncated.trace"
 grep_out "cut record reported" "the file ends inside a record"
 cp "$dir/truncated.trace" "$dir/recover.trace"
 check "--recover cuts after the last whole record" 0 "$dump" --recover "$dir/recover.trace"
-grep_out "recovery reported" "^recovered: cut the file to"
+grep_out "recovery reported" "^recovered: covered 0 holes with padding and cut the file to"
 check "a recovered file reads valid in --strict" 0 "$dump" --strict "$dir/recover.trace"
 head -c 4096 /dev/zero >> "$dir/recover.trace"
 check "a zero tail is reported" 0 "$dump" "$dir/recover.trace"
@@ -107,11 +107,19 @@ check "its export keeps memtrace's rules" 0 "$memtrace_check" "$dir/old1.memtrac
 grep_out "one execution" "ok: 3 records, 1 INSN, 1 executions, 0 LOAD"
 
 # ---- bad input to the export: exit 1, the offset named, nothing left behind ----
+rm -f "$dir/bad.memtrace"
 check "a trace without a HEADER is not exported" 1 "$dump" --export-memtrace="$dir/bad.memtrace" "$trace"
 grep_out "the reason, with its offset" "offset 0: the trace does not start with a HEADER record; no export written"
 head -c $(( $(stat -c %s "$old") - 4 )) "$old" > "$dir/old-truncated.trace"
-check "a truncated trace is not exported" 1 "$dump" --export-memtrace="$dir/bad.memtrace" "$dir/old-truncated.trace"
-grep_out "truncation at the last record" "offset 120: record runs past the end"
+# A file that ends inside a record is what a killed writer leaves: its whole records export.
+check "a truncated trace exports its whole records" 0 "$dump" --export-memtrace="$dir/cut.memtrace" "$dir/old-truncated.trace"
+grep_out "truncation at the last record" "incomplete: the trace ended abnormally; exported its whole records up to offset 120 "
+check "the cut trace's export keeps memtrace's rules" 0 "$memtrace_check" "$dir/cut.memtrace"
+rm -f "$dir/cut.memtrace"
+cp "$old" "$dir/old-length.trace"
+printf '\x00\x20' | dd of="$dir/old-length.trace" bs=1 seek=122 conv=notrunc status=none
+check "a trace with a bad length is not exported" 1 "$dump" --export-memtrace="$dir/bad.memtrace" "$dir/old-length.trace"
+grep_out "the bad record named" "offset 120: length above the maximum"
 [ ! -e "$dir/bad.memtrace" ] && ok_files=1 || ok_files=0
 ls "$dir"/*.partial-* > /dev/null 2>&1 && ok_files=0
 if [ "$ok_files" = 1 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: a failed export left a file"; fi
