@@ -24,6 +24,7 @@
 
 #include <tracebuf/chunk_writer.hpp>
 #include <tracebuf/file_window.hpp>
+#include <tracebuf/ordered_writer.hpp>
 #include <tracebuf/reader.hpp>
 #include <tracebuf/record_writer.hpp>
 #include <tracebuf/trace_buffer.hpp>
@@ -74,7 +75,7 @@ struct file_check {
         scan = scan_trace(file.data(), file.size(), max_record,
             [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
                 if (tag == tags::padding) return;
-                if (tag == tags::chunk) {
+                if (tag == tags::chunk || tag == tags::ordered_chunk) {
                     chunk_header h;
                     if (n != sizeof h) return fail("bad chunk header");
                     std::memcpy(&h, payload, sizeof h);
@@ -83,6 +84,7 @@ struct file_check {
                     ++chunks;
                     return;
                 }
+                if (is_library_tag(tag)) return; // ordered chunks, stamps, a skip record
                 if (tag != stress_tag || n < stress_fixed) return fail("foreign record at " + std::to_string(offset));
                 std::uint32_t thread, seq, sum;
                 std::memcpy(&thread, payload, 4);
@@ -130,8 +132,9 @@ int open_trace(const std::string& path) {
 // The sink the tests give the buffer: the window's, which also publishes, after each
 // flush, where the flushed data ends (for the crash test's "nothing after a hole belongs to
 // a flush that completed").
+template <class Inner = file_window_sink>
 struct publishing_sink {
-    file_window_sink inner;
+    Inner inner;
     file_window* window;
     std::atomic<std::uint64_t>* completed_end; // in memory shared with the parent, or null
     std::atomic<std::uint64_t>* flushes;
@@ -148,38 +151,37 @@ struct publishing_sink {
     bool leaves_zeroed() const noexcept { return inner.leaves_zeroed(); }
 };
 
-using buffer_type = trace_buffer<traits, publishing_sink>;
+using buffer_type = trace_buffer<traits, publishing_sink<>>;
+using ordered_sink = merging_file_window_sink<>;
+using ordered_buffer_type = trace_buffer<traits, publishing_sink<ordered_sink>>;
 
-// Threads writing stress records, in record or chunk mode, until `stop` (or `per_thread`
-// records each, if non-zero).
-void run_writers(buffer_type& buf, std::size_t threads, std::size_t chunk_bytes, std::uint32_t per_thread,
-                 const std::atomic<bool>* stop, unsigned seed) {
+// Threads writing stress records, in record, chunk or ordered mode, until killed (or
+// `per_thread` records each, if non-zero).
+template <class Buffer>
+void run_writers(Buffer& buf, std::size_t threads, std::size_t chunk_bytes, bool ordered, std::uint32_t per_thread,
+                 unsigned seed) {
     std::vector<std::thread> pool;
     for (std::uint32_t t = 0; t < threads; ++t) {
         pool.emplace_back([&, t] {
             splitmix g{seed * 977u + t};
             std::vector<unsigned char> payload(max_record);
-            auto next = [&](std::uint32_t seq) {
-                return make_payload(payload.data(), t, seq, static_cast<std::size_t>(g.below(200)));
+            auto write_all = [&](auto& w) {
+                BOOST_REQUIRE(w.register_thread() == errc::ok);
+                for (std::uint32_t seq = 0; per_thread == 0 || seq < per_thread; ++seq) {
+                    const std::size_t n = make_payload(payload.data(), t, seq, static_cast<std::size_t>(g.below(200)));
+                    if (w.write_record(stress_tag, payload.data(), n) != errc::ok) break;
+                }
+                w.unregister_thread();
             };
-            if (chunk_bytes != 0) {
-                chunk_writer<buffer_type> w(buf, chunk_bytes, stress_tag, t);
-                BOOST_REQUIRE(w.register_thread() == errc::ok);
-                for (std::uint32_t seq = 0; per_thread == 0 || seq < per_thread; ++seq) {
-                    if (stop != nullptr && stop->load(std::memory_order_relaxed)) break;
-                    const std::size_t n = next(seq);
-                    if (w.write_record(stress_tag, payload.data(), n) != errc::ok) break;
-                }
-                w.unregister_thread();
+            if (ordered) {
+                ordered_writer<Buffer> w(buf, chunk_bytes, stress_tag, t);
+                write_all(w);
+            } else if (chunk_bytes != 0) {
+                chunk_writer<Buffer> w(buf, chunk_bytes, stress_tag, t);
+                write_all(w);
             } else {
-                record_writer<buffer_type> w(buf);
-                BOOST_REQUIRE(w.register_thread() == errc::ok);
-                for (std::uint32_t seq = 0; per_thread == 0 || seq < per_thread; ++seq) {
-                    if (stop != nullptr && stop->load(std::memory_order_relaxed)) break;
-                    const std::size_t n = next(seq);
-                    if (w.write_record(stress_tag, payload.data(), n) != errc::ok) break;
-                }
-                w.unregister_thread();
+                record_writer<Buffer> w(buf);
+                write_all(w);
             }
         });
     }
@@ -189,12 +191,51 @@ void run_writers(buffer_type& buf, std::size_t threads, std::size_t chunk_bytes,
 struct mode_case {
     buffering mode;
     std::size_t chunk_bytes;
+    bool ordered;
     const char* name;
 };
-const mode_case modes[] = {{buffering::single, 0, "record"},
-                           {buffering::double_buffer, 0, "record-double"},
-                           {buffering::single, 4096, "chunk"},
-                           {buffering::double_buffer, 4096, "chunk-double"}};
+const mode_case modes[] = {{buffering::single, 0, false, "record"},
+                           {buffering::double_buffer, 0, false, "record-double"},
+                           {buffering::single, 4096, false, "chunk"},
+                           {buffering::double_buffer, 4096, false, "chunk-double"},
+                           {buffering::double_buffer, 4096, true, "ordered"}};
+constexpr int mode_count = 5;
+
+// Runs `threads` writers of mode `m` over a window of `fd` until they stop (per_thread) or
+// the process is killed; publishes the end of each completed flush to `shared` if given.
+void write_trace(int fd, const mode_case& m, std::size_t bytes, std::size_t threads, std::uint32_t per_thread,
+                 unsigned seed, std::atomic<std::uint64_t>* completed, std::atomic<std::uint64_t>* flushes,
+                 bool expect_mapped) {
+    file_window win(fd, bytes, m.mode, max_record);
+    BOOST_REQUIRE(win.mapped() == expect_mapped);
+    if (!expect_mapped) BOOST_REQUIRE(win.fallback_reason() != nullptr);
+    if (m.ordered) {
+        std::vector<unsigned char> scratch(win.bytes());
+        ordered_buffer_type buf(win.memory(), win.bytes(),
+                                publishing_sink<ordered_sink>{ordered_sink(win, scratch.data(), scratch.size(), max_record),
+                                                              &win, completed, flushes},
+                                m.mode, memory_contents::zeroed);
+        BOOST_REQUIRE(buf.status() == errc::ok);
+        run_writers(buf, threads, m.chunk_bytes, true, per_thread, seed);
+        BOOST_TEST(buf.drain() == errc::ok);
+        BOOST_TEST(buf.sink_error() == 0);
+        BOOST_TEST(buf.stats().flushes > 2u);
+    } else {
+        buffer_type buf(win.memory(), win.bytes(), publishing_sink<>{win.sink(), &win, completed, flushes}, m.mode,
+                        memory_contents::zeroed);
+        BOOST_REQUIRE(buf.status() == errc::ok);
+        run_writers(buf, threads, m.chunk_bytes, false, per_thread, seed);
+        BOOST_TEST(buf.drain() == errc::ok);
+        BOOST_TEST(buf.sink_error() == 0);
+        BOOST_TEST(buf.stats().flushes > 2u);
+    }
+    BOOST_TEST(win.close() == 0);
+    if (expect_mapped) {
+        struct stat st;
+        BOOST_REQUIRE(::fstat(fd, &st) == 0);
+        BOOST_TEST(static_cast<std::uint64_t>(st.st_size) == win.valid_end());
+    }
+}
 
 } // namespace
 
@@ -209,30 +250,17 @@ BOOST_AUTO_TEST_CASE(file_window_writes_the_trace_in_place_and_truncates_at_clos
             const std::string path = temp_path(m.name);
             const int fd = open_trace(path);
             BOOST_REQUIRE(fd >= 0);
-            {
-                file_window win(fd, 256 * 1024, m.mode, max_record);
-                BOOST_REQUIRE(win.mapped());
-                BOOST_TEST(win.fallback_reason() == nullptr);
-                buffer_type buf(win.memory(), win.bytes(), publishing_sink{win.sink(), &win, nullptr, nullptr}, m.mode,
-                                memory_contents::zeroed);
-                BOOST_REQUIRE(buf.status() == errc::ok);
-                run_writers(buf, 4, m.chunk_bytes, 20000, nullptr, 1);
-                BOOST_TEST(buf.drain() == errc::ok);
-                BOOST_TEST(buf.sink_error() == 0);
-                BOOST_TEST(buf.stats().flushes > 10u); // many windows
-                BOOST_TEST(win.close() == 0);
-                struct stat st;
-                BOOST_REQUIRE(::fstat(fd, &st) == 0);
-                BOOST_TEST(static_cast<std::uint64_t>(st.st_size) == win.valid_end());
-            }
+            write_trace(fd, m, 256 * 1024, 4, 20000, 1, nullptr, nullptr, true);
             ::close(fd);
             file_check c;
             c.read(read_file(path), 4);
             BOOST_TEST(c.first_failure == "");
             BOOST_TEST(c.scan.fault == record_fault::none); // truncated to the last record: no tail
             BOOST_TEST(c.scan.chunk_holes == 0u);
+            BOOST_TEST(c.scan.skips == 0u);
             for (std::uint32_t t = 0; t < 4; ++t) BOOST_TEST(c.next_seq[t] == 20000u);
-            if (m.chunk_bytes != 0) BOOST_TEST(c.chunks > 0u);
+            if (m.chunk_bytes != 0 && !m.ordered) BOOST_TEST(c.chunks > 0u);
+            if (m.ordered) BOOST_TEST(c.chunks == 0u); // merged: record mode's layout
             ::unlink(path.c_str());
         }
     }
@@ -243,49 +271,37 @@ BOOST_AUTO_TEST_CASE(file_window_falls_back_to_write_for_a_pipe_and_dev_null) {
     {
         const int fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
         BOOST_REQUIRE(fd >= 0);
-        file_window win(fd, 128 * 1024, buffering::single, max_record);
-        BOOST_TEST(!win.mapped());
-        BOOST_REQUIRE(win.fallback_reason() != nullptr);
-        BOOST_TEST(std::string(win.fallback_reason()).find("not a regular file") != std::string::npos);
-        buffer_type buf(win.memory(), win.bytes(), publishing_sink{win.sink(), &win, nullptr, nullptr},
-                        buffering::single, memory_contents::zeroed);
-        run_writers(buf, 2, 0, 5000, nullptr, 2);
-        BOOST_TEST(buf.drain() == errc::ok);
-        BOOST_TEST(buf.sink_error() == 0);
-        BOOST_TEST(win.close() == 0);
+        {
+            file_window probe(fd, 128 * 1024, buffering::single, max_record);
+            BOOST_REQUIRE(probe.fallback_reason() != nullptr);
+            BOOST_TEST(std::string(probe.fallback_reason()).find("not a regular file") != std::string::npos);
+        }
+        write_trace(fd, modes[0], 128 * 1024, 2, 5000, 2, nullptr, nullptr, false);
         ::close(fd);
     }
-    for (buffering mode : {buffering::single, buffering::double_buffer}) {
-        int p[2];
-        BOOST_REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
-        std::vector<unsigned char> got;
-        std::thread reader([&] {
-            unsigned char block[1 << 16];
-            for (;;) {
-                const ssize_t n = ::read(p[0], block, sizeof block);
-                if (n <= 0) break;
-                got.insert(got.end(), block, block + n);
-            }
-        });
-        {
-            file_window win(p[1], 128 * 1024, mode, max_record);
-            BOOST_TEST(!win.mapped());
-            BOOST_TEST(win.fallback_reason() != nullptr);
-            buffer_type buf(win.memory(), win.bytes(), publishing_sink{win.sink(), &win, nullptr, nullptr}, mode,
-                            memory_contents::zeroed);
-            run_writers(buf, 3, mode == buffering::single ? 0 : 4096, 5000, nullptr, 3);
-            BOOST_TEST(buf.drain() == errc::ok);
-            BOOST_TEST(buf.sink_error() == 0);
-            BOOST_TEST(win.close() == 0);
+    for (const mode_case& m : modes) {
+        BOOST_TEST_CONTEXT("pipe, " << m.name) {
+            int p[2];
+            BOOST_REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+            std::vector<unsigned char> got;
+            std::thread reader([&] {
+                unsigned char block[1 << 16];
+                for (;;) {
+                    const ssize_t n = ::read(p[0], block, sizeof block);
+                    if (n <= 0) break;
+                    got.insert(got.end(), block, block + n);
+                }
+            });
+            write_trace(p[1], m, 128 * 1024, 3, 5000, 3, nullptr, nullptr, false);
+            ::close(p[1]);
+            reader.join();
+            ::close(p[0]);
+            file_check c;
+            c.read(got, 3);
+            BOOST_TEST(c.first_failure == "");
+            BOOST_TEST(c.scan.fault == record_fault::none);
+            for (std::uint32_t t = 0; t < 3; ++t) BOOST_TEST(c.next_seq[t] == 5000u);
         }
-        ::close(p[1]);
-        reader.join();
-        ::close(p[0]);
-        file_check c;
-        c.read(got, 3);
-        BOOST_TEST(c.first_failure == "");
-        BOOST_TEST(c.scan.fault == record_fault::none);
-        for (std::uint32_t t = 0; t < 3; ++t) BOOST_TEST(c.next_seq[t] == 5000u);
     }
 }
 
@@ -302,8 +318,8 @@ BOOST_AUTO_TEST_CASE(crash_sigkill_leaves_whole_records_in_a_file_window) {
     BOOST_REQUIRE(shm != MAP_FAILED);
     splitmix rounds{20261202};
     constexpr std::size_t threads = 4;
-    for (int round = 0; round < 12; ++round) {
-        const mode_case& m = modes[round % 4];
+    for (int round = 0; round < 3 * mode_count; ++round) {
+        const mode_case& m = modes[round % mode_count];
         BOOST_TEST_CONTEXT("round " << round << " (" << m.name << ")") {
             auto* shared = new (shm) shared_state();
             const std::string path = temp_path("crash");
@@ -312,12 +328,8 @@ BOOST_AUTO_TEST_CASE(crash_sigkill_leaves_whole_records_in_a_file_window) {
             if (child == 0) {
                 const int fd = open_trace(path);
                 if (fd < 0) ::_exit(3);
-                file_window win(fd, 128 * 1024, m.mode, max_record);
-                if (!win.mapped()) ::_exit(4);
-                buffer_type buf(win.memory(), win.bytes(),
-                                publishing_sink{win.sink(), &win, &shared->completed_end, &shared->flushes}, m.mode,
-                                memory_contents::zeroed);
-                run_writers(buf, threads, m.chunk_bytes, 0, nullptr, static_cast<unsigned>(round));
+                write_trace(fd, m, 128 * 1024, threads, 0, static_cast<unsigned>(round), &shared->completed_end,
+                            &shared->flushes, true);
                 ::_exit(5); // never reached: the writers write until killed
             }
             // Kill after a few flushes, plus a random fraction of a flush's time.
@@ -346,7 +358,7 @@ BOOST_AUTO_TEST_CASE(crash_sigkill_leaves_whole_records_in_a_file_window) {
             BOOST_TEST_MESSAGE(m.name << ": " << file.size() << " bytes, " << c.records << " records read, stop at "
                                       << c.scan.stop << " (" << to_string(c.scan.fault) << (c.scan.zero_tail ? ", zero tail" : "")
                                       << "), " << c.scan.chunk_holes << " chunk holes, " << c.scan.marked_holes << " marked holes, "
-                                      << c.scan.zero_claims << " zero claims, last flush ended at " << completed);
+                                      << c.scan.zero_claims << " zero claims, " << c.scan.skips << " skips, last flush ended at " << completed);
             BOOST_TEST(c.first_failure == "");
             BOOST_TEST(c.records > 0u);
             // Everything of a completed flush was read; a hole is only ever after it.
@@ -361,4 +373,57 @@ BOOST_AUTO_TEST_CASE(crash_sigkill_leaves_whole_records_in_a_file_window) {
         }
     }
     ::munmap(shm, sizeof(shared_state));
+}
+
+// scan_trace's rules, on hand-made bytes: a mark is skipped by its size, a hole in a chunk to
+// the chunk's end, an untouched claim in a chunk-mode trace to the next chunk, a skip record
+// to the record it names; a hole of unknown length stops the reading.
+BOOST_AUTO_TEST_CASE(scan_trace_skips_the_holes_whose_end_is_known) {
+    std::vector<unsigned char> t(4096, 0);
+    unsigned char* p = t.data();
+    const std::uint64_t v = 0x1122334455667788ull;
+    auto put = [&](std::size_t at, std::uint16_t tag) { put_record(p + at, tag, &v, sizeof v); }; // 16 bytes
+    auto chunk = [&](std::size_t at, std::uint32_t bytes, std::uint64_t seq) {
+        const chunk_header h{1, 2, bytes, seq};
+        put_record(p + at, tags::chunk, &h, sizeof h);
+    };
+    put(0, 0x1234);                       // [0, 16)
+    mark_reserved(p + 16, 32);            // [16, 48): marked, payload partly written
+    std::memset(p + 24, 0xab, 8);
+    chunk(48, 128, 0);                    // [48, 176): a chunk, two records, then a hole
+    put(72, 0x1234);
+    put(88, 0x1234);
+    std::memset(p + 112, 0xcd, 12);       // a record's payload without its header
+    // [176, 304): an untouched claim (zeros), then a chunk
+    chunk(304, 64, 1);                    // [304, 368)
+    put(328, 0x1234);
+    put(344, 0x1234);
+    const std::uint32_t zero = 0;
+    put_record(p + 360, tags::padding, &zero, sizeof zero);
+    const std::uint32_t distance = 256;   // [368, 624): a window being rewritten
+    put_record(p + 368, tags::skip, &distance, sizeof distance);
+    std::memset(p + 376, 0xef, 100);
+    put(624, 0x1234);                     // [624, 640)
+    std::memset(p + 648, 0x77, 8);        // [640, ...): a hole of unknown length, a payload in it
+    std::vector<std::size_t> offsets;
+    const trace_scan_result r = scan_trace(p, t.size(), 4096,
+        [&](std::uint16_t, const unsigned char*, std::size_t, std::size_t offset) { offsets.push_back(offset); });
+    const std::vector<std::size_t> want = {0, 48, 72, 88, 304, 328, 344, 360, 368, 624};
+    BOOST_TEST(offsets == want, boost::test_tools::per_element());
+    BOOST_TEST(r.marked_holes == 1u);
+    BOOST_TEST(r.first_marked_hole == 16u);
+    BOOST_TEST(r.chunk_holes == 1u);
+    BOOST_TEST(r.first_chunk_hole == 104u);
+    BOOST_TEST(r.zero_claims == 1u);
+    BOOST_TEST(r.first_zero_claim == 176u);
+    BOOST_TEST(r.skips == 1u);
+    BOOST_TEST(r.stop == 640u);
+    BOOST_TEST(r.fault == record_fault::hole);
+    BOOST_TEST(!r.zero_tail);
+    BOOST_TEST(!r.read_everything());
+    // The same bytes without the payload in the last hole: a zero tail, everything read.
+    std::memset(p + 640, 0, t.size() - 640);
+    const trace_scan_result z = scan_trace(p, t.size(), 4096, [](std::uint16_t, const unsigned char*, std::size_t, std::size_t) {});
+    BOOST_TEST(z.zero_tail);
+    BOOST_TEST(z.read_everything());
 }

@@ -94,11 +94,16 @@ struct plugin_sink {
     bool ordered;
     tracebuf::merging_sink<file_sink, mt::slots> merge;
     tracebuf::file_window* window; // null: write(2) (or O_DIRECT)
+    // Ordered mode through the window: the merged records replace the raw ones in place.
+    tracebuf::merging_file_window_sink<mt::slots>* ordered_window;
     int write(const void* data, std::size_t size) noexcept {
-        if (ordered) return merge.write(data, size);
+        if (ordered) return ordered_window != nullptr ? ordered_window->write(data, size) : merge.write(data, size);
         return window != nullptr ? window->sink().write(data, size) : merge.inner().write(data, size);
     }
-    bool leaves_zeroed() const noexcept { return !ordered && window != nullptr && window->mapped(); }
+    bool leaves_zeroed() const noexcept { return window != nullptr && window->mapped(); }
+    const tracebuf::merge_stats& merge_stats() const noexcept {
+        return ordered_window != nullptr ? ordered_window->stats() : merge.stats();
+    }
 };
 using buffer_type = tracebuf::trace_buffer<plugin_traits, plugin_sink>;
 using record_writer_type = tracebuf::record_writer<buffer_type>;
@@ -117,6 +122,7 @@ struct plugin_state {
     bool direct = false;
     bool use_window = true; // window=0: write(2) instead
     std::unique_ptr<tracebuf::file_window> window;
+    std::unique_ptr<tracebuf::merging_file_window_sink<mt::slots>> ordered_window;
     std::unique_ptr<buffer_type> buffer;
     std::string mode = "record";
     tracebuf::buffering buffering = tracebuf::buffering::single;
@@ -355,7 +361,7 @@ struct tracer {
                 std::fprintf(f, "time parked: %.3f s in all threads, %.3f s at most in one\n",
                              static_cast<double>(parked_ns) / 1e9, static_cast<double>(max_parked_ns) / 1e9);
             if constexpr (std::is_same_v<Writer, ordered_writer_type>) {
-                const tracebuf::merge_stats& m = g.buffer->sink().merge.stats();
+                const tracebuf::merge_stats& m = g.buffer->sink().merge_stats();
                 std::fprintf(f, "merged: %" PRIu64 " records, %" PRIu64 " bytes in, %" PRIu64 " out, %" PRIu64
                                 " skipped\n", m.records, m.bytes_in, m.bytes_out, m.skipped_bytes);
             }
@@ -486,8 +492,8 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
             g.direct = false;
         }
     }
-    // Record and chunk mode map the file (file_window.hpp), which needs it readable too.
-    const bool window = g.use_window && !g.direct && g.mode != "ordered";
+    // Every mode maps the file (file_window.hpp), which needs it readable too.
+    const bool window = g.use_window && !g.direct;
     if (!g.direct) g.fd = ::open(g.out_path.c_str(), window ? (open_flags & ~O_WRONLY) | O_RDWR : open_flags, 0644);
     if (g.fd < 0) {
         say("tracebuf: cannot open " + g.out_path + ": " + std::strerror(errno) + "\n");
@@ -539,10 +545,13 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
         return -1;
     }
     const file_sink file{g.direct, tracebuf::fd_sink(g.fd), tracebuf::direct_fd_sink(g.fd, plugin_traits::max_record_size)};
+    if (ordered && g.window && g.window->mapped())
+        g.ordered_window = std::make_unique<tracebuf::merging_file_window_sink<mt::slots>>(
+            *g.window, scratch, scratch_bytes, plugin_traits::max_record_size);
     const plugin_sink sink{ordered,
                            tracebuf::merging_sink<file_sink, mt::slots>(file, scratch, scratch_bytes,
                                                                         plugin_traits::max_record_size),
-                           g.window.get()};
+                           g.window.get(), g.ordered_window.get()};
     g.buffer = std::make_unique<buffer_type>(memory, buffer_bytes, sink, g.buffering, tracebuf::memory_contents::zeroed);
     if (g.buffer->status() != tracebuf::errc::ok) {
         say("tracebuf: buffer too small (at least 65536 bytes, twice that double-buffered)\n");

@@ -55,6 +55,7 @@
 #include <cstdint>
 
 #include <tracebuf/arena.hpp>
+#include <tracebuf/ordered_merge.hpp>
 #include <tracebuf/record.hpp>
 #include <tracebuf/sink_fd.hpp>
 
@@ -150,6 +151,41 @@ public:
 
 private:
     friend class file_window_sink;
+    template <std::size_t> friend class merging_file_window_sink;
+
+    // Ordered mode: the flushed range [0, size) of buffer `data` holds raw ordered chunks;
+    // `merged` (m bytes) replaces them in the window, then the window advances. Crash-safe:
+    //   1. a tags::skip record over the window's first 8 bytes names the next window, so a
+    //      reader that finds the rewrite unfinished skips this window (its records belong
+    //      to a flush that did not complete) and reads on in the current one;
+    //   2. the merged records go to [8, 8 + m), padding after them;
+    //   3. the skip record becomes 8 bytes of padding: the window reads merged.
+    // When the merge saved fewer than 8 bytes (a window with no chunk), the merged records
+    // are written from 0, without the skip: a crash in the middle could tear that window.
+    int replace_and_advance(const unsigned char* data, std::size_t size, const unsigned char* merged,
+                            std::size_t m) noexcept {
+        if (!mapped_ && !still_mapped_[data == base_ ? 0 : 1]) {
+            const int err = m == 0 ? 0 : out_.write(merged, m);
+            if (err == 0) valid_end_ += m;
+            return err;
+        }
+        (void)size;
+        unsigned char* window = base_ + (data == base_ ? 0 : 1) * window_bytes_;
+        std::size_t used = m;
+        if (m + record_alignment <= window_bytes_) {
+            const std::uint32_t distance = static_cast<std::uint32_t>(
+                window_bytes_ <= 0xffffffffu ? window_bytes_ : 0);
+            __builtin_memcpy(window + record_header_size, &distance, sizeof distance);
+            commit_record_header(window, tags::skip, sizeof distance);
+            if (m != 0) __builtin_memcpy(window + record_alignment, merged, m);
+            used = m + record_alignment;
+        } else {
+            __builtin_memcpy(window, merged, m);
+        }
+        const std::size_t end = align_up(used);
+        if (used == m + record_alignment) commit_record_header(window, tags::padding, sizeof(std::uint32_t));
+        return advance(window, end);
+    }
 
     // Maps the first window(s); returns why it cannot, or nullptr.
     const char* map_file() noexcept {
@@ -283,6 +319,59 @@ private:
     int error_ = 0;
     bool mapped_ = false;
     bool still_mapped_[2] = {false, false}; // after a fallback: a window the producers still fill
+};
+
+/// Ordered mode through a file window: each flushed buffer (raw ordered chunks) is merged
+/// (merge_ordered, as merging_sink does) and the merged records replace the raw ones in the
+/// window, crash-safely (file_window::replace_and_advance): a process that dies during the
+/// rewrite loses that buffer's records, which belong to a flush that did not complete, and
+/// keeps the current buffer's, raw (ordered chunks in chunk order, each record stamped).
+/// Needs double buffering in practice (the rewrite runs in the write-out) and a scratch of
+/// a buffer's size. Statistics: merge_stats, as merging_sink's.
+template <std::size_t MaxThreads = 256>
+class merging_file_window_sink {
+    // Collects the merging sink's output: one piece when the scratch holds a buffer.
+    struct collector {
+        const unsigned char** at;
+        std::size_t* bytes;
+        int write(const void* data, std::size_t size) noexcept {
+            if (*bytes != 0) return 22; // EINVAL: a scratch smaller than a buffer
+            *at = static_cast<const unsigned char*>(data);
+            *bytes = size;
+            return 0;
+        }
+    };
+
+public:
+    merging_file_window_sink(file_window& w, void* scratch, std::size_t scratch_bytes,
+                             std::size_t max_record_size = 4096) noexcept
+        : window_(&w), merge_(collector{&merged_, &merged_bytes_}, scratch, scratch_bytes, max_record_size) {}
+    merging_file_window_sink(const merging_file_window_sink& o) noexcept
+        : window_(o.window_), merge_(o.merge_) {
+        rebind();
+    }
+    merging_file_window_sink& operator=(const merging_file_window_sink&) = delete;
+
+    int write(const void* data, std::size_t size) noexcept {
+        rebind();
+        merged_ = nullptr;
+        merged_bytes_ = 0;
+        const int merge_error = merge_.write(data, size);
+        const int err = window_->replace_and_advance(static_cast<const unsigned char*>(data), size, merged_,
+                                                     merged_bytes_);
+        return err != 0 ? err : merge_error;
+    }
+    bool leaves_zeroed() const noexcept { return window_->mapped_; }
+    const merge_stats& stats() const noexcept { return merge_.stats(); }
+    errc status() const noexcept { return merge_.status(); }
+
+private:
+    void rebind() noexcept { merge_.inner() = collector{&merged_, &merged_bytes_}; }
+
+    file_window* window_;
+    const unsigned char* merged_ = nullptr;
+    std::size_t merged_bytes_ = 0;
+    merging_sink<collector, MaxThreads> merge_;
 };
 
 inline int file_window_sink::write(const void* data, std::size_t size) noexcept {

@@ -93,6 +93,8 @@ struct trace_scan_result {
     std::size_t first_marked_hole = 0;
     std::size_t zero_claims = 0;   ///< chunk mode: claims never touched at all, skipped
     std::size_t first_zero_claim = 0;
+    std::size_t skips = 0;         ///< tags::skip records followed (a window being rewritten)
+    std::size_t first_skip = 0;
 
     /// Nothing unread but zeros: every record the file holds was read.
     constexpr bool read_everything() const noexcept { return fault == record_fault::none || zero_tail; }
@@ -109,7 +111,8 @@ struct trace_scan_result {
 /// reading goes on at the next non-zero word if that is a mark or a chunk header. Any other
 /// hole has no known length - it may be a record
 /// whose payload was written and whose header was not - so reading stops there; so it does
-/// at any other fault. `stop`, `fault` and `zero_tail` say where and whether anything but
+/// at any other fault. A tags::skip record (a window the writer was rewriting when it died)
+/// is followed to the record it names. `stop`, `fault` and `zero_tail` say where and whether anything but
 /// zeros was left unread.
 template <class Visitor>
 trace_scan_result scan_trace(const void* data, std::size_t size, std::size_t max_record_size, Visitor&& visit) {
@@ -118,76 +121,89 @@ trace_scan_result scan_trace(const void* data, std::size_t size, std::size_t max
     std::size_t at = 0;
     std::size_t chunk_end = 0; // end of the chunk that covers `at`, if any
     bool seen_chunk = false;   // a chunk-mode trace
-    for (;;) {
-        const scan_result part = scan_records(
-            bytes + at, size - at, max_record_size,
-            [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
-                const std::size_t where = at + offset;
-                if ((tag == tags::chunk || tag == tags::ordered_chunk) && n == sizeof(chunk_header)) {
-                    chunk_header h;
-                    __builtin_memcpy(&h, payload, sizeof h);
-                    if (h.bytes >= chunk_header_footprint) chunk_end = where + h.bytes;
-                    seen_chunk = true;
-                }
-                visit(tag, payload, n, where);
-            });
-        r.records += part.records;
-        at += part.valid_bytes;
-        if (part.ok()) break;
-        if (part.fault == record_fault::hole) {
-            record_header h;
-            __builtin_memcpy(&h, bytes + at, sizeof h);
+    while (at < size) {
+        if (size - at < record_header_size) {
+            r.fault = record_fault::truncated;
+            break;
+        }
+        record_header h;
+        __builtin_memcpy(&h, bytes + at, sizeof h);
+        if (h.tag == 0) {
             const std::size_t marked = std::size_t{h.length} * record_alignment;
             if (marked != 0 && marked <= size - at) { // a reservation mark (mark_reserved)
                 if (r.marked_holes++ == 0) r.first_marked_hole = at;
                 at += marked;
                 continue;
             }
-        }
-        if (part.fault == record_fault::hole && seen_chunk && at >= chunk_end) {
-            // Chunk mode: every claim is a chunk, marked before anything else is written in
-            // it, so an unmarked claim is all zeros: the next non-zero word starts the next
-            // claim - a mark or a chunk header, or reading stops here.
-            std::size_t next = at;
-            std::uint64_t word = 0;
-            while (next + sizeof word <= size) {
-                __builtin_memcpy(&word, bytes + next, sizeof word);
-                if (word != 0) break;
-                next += sizeof word;
+            if (at < chunk_end && chunk_end <= size) { // where the chunk's thread stopped
+                if (r.chunk_holes++ == 0) r.first_chunk_hole = at;
+                at = chunk_end;
+                continue;
             }
-            if (word != 0) {
-                record_header h;
-                __builtin_memcpy(&h, bytes + next, sizeof h);
-                const bool starts_claim = (h.tag == 0 && h.length != 0) ||
-                                          ((h.tag == tags::chunk || h.tag == tags::ordered_chunk) &&
-                                           h.length == record_header_size + sizeof(chunk_header));
-                if (starts_claim) {
-                    if (r.zero_claims++ == 0) r.first_zero_claim = at;
-                    at = next;
-                    continue;
+            if (seen_chunk && at >= chunk_end) {
+                // Chunk mode: every claim is a chunk, marked before anything else is written
+                // in it, so an unmarked claim is all zeros: the next non-zero word starts the
+                // next claim - a mark or a chunk header, or reading stops here.
+                std::size_t next = at;
+                std::uint64_t word = 0;
+                while (next + sizeof word <= size) {
+                    __builtin_memcpy(&word, bytes + next, sizeof word);
+                    if (word != 0) break;
+                    next += sizeof word;
+                }
+                if (word != 0) {
+                    record_header n;
+                    __builtin_memcpy(&n, bytes + next, sizeof n);
+                    const bool starts_claim = (n.tag == 0 && n.length != 0) ||
+                                              ((n.tag == tags::chunk || n.tag == tags::ordered_chunk) &&
+                                               n.length == record_header_size + sizeof(chunk_header));
+                    if (starts_claim) {
+                        if (r.zero_claims++ == 0) r.first_zero_claim = at;
+                        at = next;
+                        continue;
+                    }
                 }
             }
-        }
-        if (part.fault == record_fault::hole && at < chunk_end && chunk_end <= size) {
-            if (r.chunk_holes++ == 0) r.first_chunk_hole = at;
-            at = chunk_end;
-            continue;
-        }
-        r.fault = part.fault;
-        break;
-    }
-    r.stop = at;
-    r.zero_tail = true;
-    for (std::size_t i = at; i < size; ++i) {
-        if (bytes[i] != 0) {
-            r.zero_tail = false;
+            r.fault = record_fault::hole;
             break;
         }
+        if (h.length < record_header_size) r.fault = record_fault::short_length;
+        else if (h.length > max_record_size) r.fault = record_fault::long_length;
+        else if (align_up(h.length) > size - at) r.fault = record_fault::truncated;
+        if (r.fault != record_fault::none) break;
+        const unsigned char* payload = bytes + at + record_header_size;
+        const std::size_t n = static_cast<std::size_t>(h.length - record_header_size);
+        std::size_t next = at + align_up(h.length);
+        if ((h.tag == tags::chunk || h.tag == tags::ordered_chunk) && n == sizeof(chunk_header)) {
+            chunk_header c;
+            __builtin_memcpy(&c, payload, sizeof c);
+            if (c.bytes >= chunk_header_footprint) chunk_end = at + c.bytes;
+            seen_chunk = true;
+        } else if (h.tag == tags::skip && n == sizeof(std::uint32_t)) {
+            std::uint32_t distance;
+            __builtin_memcpy(&distance, payload, sizeof distance);
+            if (distance >= record_alignment && distance % record_alignment == 0 && distance <= size - at) {
+                if (r.skips++ == 0) r.first_skip = at;
+                next = at + distance;
+            }
+        }
+        visit(h.tag, payload, n, at);
+        ++r.records;
+        at = next;
     }
-    if (at == size) r.zero_tail = false;
+    r.stop = at;
+    r.zero_tail = false;
+    if (at < size) {
+        r.zero_tail = true;
+        for (std::size_t i = at; i < size; ++i) {
+            if (bytes[i] != 0) {
+                r.zero_tail = false;
+                break;
+            }
+        }
+    }
     return r;
 }
-
 } // namespace tracebuf
 
 #endif // TRACEBUF_READER_HPP

@@ -40,6 +40,11 @@ inline constexpr std::uint16_t stamp = 0xfffc;
 /// In an ordered chunk: the stamp of the records that follow, as u32 ticks after the
 /// previous stamp in the chunk (8 bytes in all).
 inline constexpr std::uint16_t stamp_delta = 0xfffb;
+/// Only in a trace whose writer died while rewriting a flushed window in place
+/// (merging_file_window_sink, file_window.hpp): payload u32 bytes, the distance from this
+/// record's start to the next record; what lies between is not records. A finished rewrite
+/// turns it into 8 bytes of padding. scan_trace follows it; a strict reader reports it.
+inline constexpr std::uint16_t skip = 0xfffa;
 } // namespace tags
 
 /// True for a tag in tracebuf's own range (tags::library_first and up).
