@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -432,4 +433,62 @@ BOOST_AUTO_TEST_CASE(scan_trace_skips_the_holes_whose_end_is_known) {
     const trace_scan_result z = scan_trace(p, t.size(), 4096, [](std::uint16_t, const unsigned char*, std::size_t, std::size_t) {});
     BOOST_TEST(z.zero_tail);
     BOOST_TEST(z.read_everything());
+}
+
+// A file that cannot grow (RLIMIT_FSIZE, in a child): advancing the window fails, the window
+// falls back to write(2) and says why, the error is reported, and the file reads valid - whole
+// records, each thread's in order - up to where it stopped.
+BOOST_AUTO_TEST_CASE(file_window_falls_back_when_the_file_cannot_grow) {
+    for (const mode_case& m : modes) {
+        BOOST_TEST_CONTEXT(m.name) {
+            const std::string path = temp_path("limit");
+            const pid_t child = ::fork();
+            BOOST_REQUIRE(child >= 0);
+            if (child == 0) {
+                ::signal(SIGXFSZ, SIG_IGN); // EFBIG instead of the signal
+                const rlimit limit{40u << 20, 40u << 20};
+                if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(3);
+                const int fd = open_trace(path);
+                if (fd < 0) ::_exit(4);
+                file_window win(fd, 1 << 20, m.mode, max_record);
+                if (!win.mapped()) ::_exit(5);
+                int sink_error = 0;
+                auto run = [&](auto& buf) {
+                    run_writers(buf, 2, m.chunk_bytes, m.ordered, 400000, 7);
+                    buf.drain();
+                    sink_error = buf.sink_error();
+                };
+                if (m.ordered) {
+                    std::vector<unsigned char> scratch(win.bytes());
+                    ordered_buffer_type buf(win.memory(), win.bytes(),
+                                            publishing_sink<ordered_sink>{ordered_sink(win, scratch.data(), scratch.size(),
+                                                                                       max_record),
+                                                                          &win, nullptr, nullptr},
+                                            m.mode, memory_contents::zeroed);
+                    run(buf);
+                } else {
+                    buffer_type buf(win.memory(), win.bytes(), publishing_sink<>{win.sink(), &win, nullptr, nullptr},
+                                    m.mode, memory_contents::zeroed);
+                    run(buf);
+                }
+                win.close();
+                const bool said = win.fallback_reason() != nullptr && !win.mapped();
+                ::_exit(sink_error == EFBIG && said ? 0 : 6);
+            }
+            int status = 0;
+            BOOST_REQUIRE(::waitpid(child, &status, 0) == child);
+            BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0), "child status " << status);
+            const std::vector<unsigned char> file = read_file(path);
+            BOOST_TEST(file.size() <= (40u << 20));
+            file_check c;
+            c.read(file, 2);
+            BOOST_TEST(c.first_failure == "");
+            BOOST_TEST(c.records > 10000u);
+            BOOST_TEST_MESSAGE(m.name << ": " << file.size() << " bytes, stop at " << c.scan.stop << " ("
+                                      << to_string(c.scan.fault) << ")");
+            // Whole records up to the end, or the end of a write(2) that the limit cut short.
+            BOOST_TEST((c.scan.read_everything() || c.scan.fault == record_fault::truncated));
+            ::unlink(path.c_str());
+        }
+    }
 }

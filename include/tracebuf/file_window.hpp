@@ -140,12 +140,12 @@ public:
     /// leaves the file offset there, and with sync_each_flush syncs. Returns 0 or an errno.
     /// The memory stays mapped until destruction.
     int close() noexcept {
-        if (!mapped_) return 0;
+        if (!mapped_ && !still_mapped_[0] && !still_mapped_[1]) return 0; // write(2) kept it exact
         int err = 0;
         if (::ftruncate(fd_, static_cast<off_t>(valid_end_)) != 0) err = errno;
         if (::lseek(fd_, static_cast<off_t>(valid_end_), SEEK_SET) < 0 && err == 0) err = errno;
         if (options_.sync_each_flush && ::fdatasync(fd_) != 0 && err == 0) err = errno;
-        mapped_ = false; // later writes (there should be none) go through write(2)
+        mapped_ = still_mapped_[0] = still_mapped_[1] = false; // later writes (none expected): write(2)
         return err;
     }
 
@@ -230,12 +230,16 @@ private:
     // can (so that a full disk shows up here, not as SIGBUS in a producer).
     int grow(std::uint64_t size) noexcept {
         if (size <= file_size_) return 0;
-        // In steps of at least 32 MiB: one fallocate for many small windows.
+        // In steps of at least 32 MiB: one fallocate for many small windows; where the step
+        // does not fit (no space, a size limit), exactly what is needed.
         const std::uint64_t step = std::uint64_t{32} << 20;
-        if (file_size_ != 0 && size - file_size_ < step) size = file_size_ + step;
+        if (file_size_ != 0 && size - file_size_ < step && extend(file_size_ + step) == 0) return 0;
+        return extend(size);
+    }
+    int extend(std::uint64_t size) noexcept {
         const int r = ::posix_fallocate(fd_, static_cast<off_t>(file_size_), static_cast<off_t>(size - file_size_));
-        if (r == ENOSPC) return r;
-        if (r != 0) {
+        if (r == ENOSPC || r == EFBIG) return r;
+        if (r != 0) { // a file system without fallocate: a sparse file
             struct stat st;
             if (::fstat(fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < size &&
                 ::ftruncate(fd_, static_cast<off_t>(size)) != 0)
