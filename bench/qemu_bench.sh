@@ -48,6 +48,11 @@ for sink in file null; do
   # The private plugin holds 16 MiB per thread (5 x 16 MiB for xz): the same memory here.
   t[tracebuf-chunk-double-80MiB/$sink]=$(run "tracebuf-chunk-double-80MiB/$sink" \
     "$tb,out=$out,mode=chunk-double,buffer=$((40 * 1024 * 1024))")
+  # The file window is the plugin's default for a real file (/dev/null falls back to write(2)):
+  # the same modes with window=0 write the buffer with write(2), as before the window.
+  for m in chunk chunk-double ordered; do
+    t[tracebuf-$m-write/$sink]=$(run "tracebuf-$m-write/$sink" "$tb,out=$out,mode=$m,window=0")
+  done
   # Past the page cache (O_DIRECT). /dev/null refuses it: the plugin says so and writes normally.
   t[tracebuf-chunk-double-direct/$sink]=$(run "tracebuf-chunk-double-direct/$sink" \
     "$tb,out=$out,mode=chunk-double,direct=1")
@@ -64,13 +69,17 @@ done
   echo "writes the same records (INSN, INSN_EXEC, LOAD, STORE with values) with 16 MiB buffers"
   echo "(tracebuf's double modes: 2 x 16 MiB; chunk modes: 64 KiB chunks; \`-80MiB\`: 2 x 40 MiB, the"
   echo "memory the private plugin's five 16 MiB buffers take; \`-direct\`: the file written with O_DIRECT,"
-  echo "\`direct=1\`, which /dev/null refuses, so its /dev/null column is chunk-double's again)."
+  echo "\`direct=1\`, which /dev/null refuses, so its /dev/null column is chunk-double's again). Into a"
+  echo "real file the tracebuf rows write through the file window (the buffer is a MAP_SHARED window of"
+  echo "the file, no copy); \`-write\` rows write the buffer with write(2) (\`window=0\`); /dev/null"
+  echo "cannot be mapped, so both write there."
   echo
   echo "| strategy | real file (s) | /dev/null (s) | ÷ private (file) | ÷ private (null) | ÷ no plugin (null) |"
   echo "|---|---|---|---|---|---|"
   echo "| no plugin | ${t[none]} | | | | 1.00 |"
   echo "| count only | ${t[count]} | | | | $(ratio "${t[count]}" "${t[none]}") |"
-  for s in tracebuf-record tracebuf-chunk tracebuf-double tracebuf-chunk-double tracebuf-ordered tracebuf-chunk-double-80MiB tracebuf-chunk-double-direct mutex private; do
+  for s in tracebuf-record tracebuf-chunk tracebuf-chunk-write tracebuf-double tracebuf-chunk-double tracebuf-chunk-double-write \
+           tracebuf-chunk-double-80MiB tracebuf-chunk-double-direct tracebuf-ordered tracebuf-ordered-write mutex private; do
     echo "| $s | ${t[$s/file]} | ${t[$s/null]} | $(ratio "${t[$s/file]}" "${t[private/file]}") | $(ratio "${t[$s/null]}" "${t[private/null]}") | $(ratio "${t[$s/null]}" "${t[none]}") |"
   done
   echo

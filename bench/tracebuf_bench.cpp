@@ -28,8 +28,12 @@
 //                                          and leading a flush (p50), for the inline flush
 //                                          and the double-buffered one (2 x 64 MiB)
 //   e2e/tracebuf/4MiB, e2e/write_loop     bytes per second into a real file, against write(2)
+//   e2e/file_window[_double]/4MiB         the same writers into a file window (file_window.hpp):
+//                                         no copy, the buffer is the file
 //                                          of the same bytes in 4 MiB chunks
 #include <benchmark/benchmark.h>
+
+#include <tracebuf/file_window.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -564,6 +568,60 @@ void e2e_write_loop(benchmark::State& state) {
     state.SetBytesProcessed(state.iterations() * 24);
 }
 
+// The same writers into a file window (file_window.hpp): the buffer is the file, a flush
+// maps the next window instead of copying. The file grows for the whole run (a window cannot
+// rewind), so runs are kept short; it is deleted at teardown.
+using window_buffer_type = tracebuf::trace_buffer<tracebuf::default_traits, tracebuf::file_window_sink>;
+struct window_run {
+    std::string path;
+    int fd = -1;
+    std::unique_ptr<tracebuf::file_window> window;
+    std::unique_ptr<window_buffer_type> buffer;
+};
+window_run wr;
+
+template <std::size_t Bytes, int Buffers = 1>
+void window_setup(const benchmark::State&) {
+    wr.path = scratch_path();
+    wr.fd = ::open(wr.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    const tracebuf::buffering mode = Buffers == 2 ? tracebuf::buffering::double_buffer : tracebuf::buffering::single;
+    wr.window = std::make_unique<tracebuf::file_window>(wr.fd, Buffers * Bytes, mode);
+    wr.buffer = std::make_unique<window_buffer_type>(wr.window->memory(), wr.window->bytes(), wr.window->sink(), mode,
+                                                     tracebuf::memory_contents::zeroed);
+}
+void window_teardown(const benchmark::State&) {
+    wr.buffer->drain();
+    wr.window->close();
+    wr.buffer.reset();
+    wr.window.reset();
+    ::close(wr.fd);
+    ::unlink(wr.path.c_str());
+}
+
+void e2e_file_window(benchmark::State& state) {
+    auto& buf = *wr.buffer;
+    if (!wr.window->mapped()) state.SkipWithError(wr.window->fallback_reason());
+    tracebuf::producer p;
+    buf.register_thread(p);
+    buf.go_offline(p);
+    payload<24> rec;
+    std::uint32_t seq = 0;
+    const tracebuf::jit_layout layout = buf.layout();
+    while (state.KeepRunningBatch(stretch)) { // as file_writer does, without the timing
+        buf.go_online(p);
+        for (std::int64_t i = 0; i < stretch; ++i) {
+            std::uint64_t pos = buf.reserve_fast(24);
+            if (pos + 24 > layout.capacity) pos = buf.reserve_slow(p, pos, 24);
+            rec.set(seq++);
+            tracebuf::put_record(*layout.current_data + pos, tracebuf::memtrace::load, rec.bytes, payload<24>::size);
+        }
+        buf.go_offline(p);
+    }
+    buf.unregister_thread(p);
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+    state.SetBytesProcessed(state.iterations() * 24);
+}
+
 } // namespace
 
 #define TRACEBUF_THROUGHPUT(strategy, R, buffer, bytes, setup, teardown)                       \
@@ -617,5 +675,10 @@ BENCHMARK(e2e_tracebuf)->Name("e2e/tracebuf/4MiB")->Setup(file_setup<4 * mib>)->
     ->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
 BENCHMARK(e2e_write_loop)->Name("e2e/write_loop/4MiB")->Setup(file_setup<4 * mib>)->Teardown(file_teardown)
     ->Threads(1)->UseRealTime();
+
+BENCHMARK(e2e_file_window)->Name("e2e/file_window/4MiB")->Setup(window_setup<4 * mib>)->Teardown(window_teardown)
+    ->Threads(1)->Threads(2)->Threads(4)->UseRealTime()->MinTime(0.5);
+BENCHMARK(e2e_file_window)->Name("e2e/file_window_double/4MiB")->Setup(window_setup<4 * mib, 2>)
+    ->Teardown(window_teardown)->Threads(1)->Threads(2)->Threads(4)->UseRealTime()->MinTime(0.5);
 
 BENCHMARK_MAIN();

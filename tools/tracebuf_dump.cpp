@@ -1,19 +1,29 @@
 // tracebuf-dump: validates a trace file and prints statistics, or exports it for memtrace.
 //
-//   tracebuf-dump [--verify] [--max-record=N] FILE
+//   tracebuf-dump [--verify] [--strict] [--recover] [--max-record=N] FILE
 //   tracebuf-dump --export-memtrace=OUT [--thread=SERIAL] [--max-record=N] FILE
 //
 // Walks every record: tag non-zero, length in [4, N] (default 4096), inside the file.
 // Prints records and bytes by tag, padding, the HEADER's machine and trace id, the range of
-// the INSN records' insn_seq, threads (THREAD records), and holes (runs of
-// zero bytes where a record should start: reserved space nobody wrote). A hole is skipped
-// so that the rest can still be counted; any other bad record ends the walk, since the
-// next record's start is then unknown.
+// the INSN records' insn_seq, threads (THREAD records), and holes.
+// A trace may have ended abnormally (the tracer crashed or was killed: a file_window trace
+// keeps everything written, docs/reading-traces.md, "Crashed traces"). The walk reads every
+// whole record (writers store a header last, so a record is whole or absent), skips the
+// holes whose end is known (a chunk's unwritten rest, a marked or untouched claim), and
+// stops at any other hole or at a file that ends inside a record: the trace is valid up to
+// there, and a tracer's trace without a SUMMARY says "incomplete: the tracer did not reach
+// its exit; N records". A zero tail (space the writer had not reached) is reported, and
+// --recover cuts the file after the last whole record. A trace with a SUMMARY must have no
+// hole and nothing unread. Any other bad record makes the trace invalid.
+// --strict reads as before crash consistency: every byte must belong to a record; a hole is
+// skipped (zero words) so that the rest can still be counted, and makes the trace invalid.
 // With --verify (traces of the tracers, tracebuf/memtrace.hpp): every record's thread slot
 // must be mapped by a THREAD record, and the records counted per thread must equal the
-// counts in the SUMMARY records the tracer wrote at exit - nothing lost, nothing extra.
+// counts in the SUMMARY records the tracer wrote at exit - nothing lost, nothing extra;
+// without a SUMMARY it prints each thread's count of the records read.
 // A chunk-mode trace (tracebuf/chunk_writer.hpp) is checked further: every chunk lies
-// inside the file, each thread's chunk sequence numbers follow each other, and every record
+// inside the file (but the one where reading stopped, in a trace without a SUMMARY), each
+// thread's chunk sequence numbers follow each other, and every record
 // inside a chunk belongs to the chunk's thread (its slot's THREAD record has the chunk's tid).
 // The attribution and the chunk checks are tracebuf/memtrace_reader.hpp's. Traces written
 // with THREAD and SUMMARY's old tags (0x4d52, 0x4d53) read the same, with a note that says so.
@@ -28,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -56,9 +67,10 @@ using tracebuf_tools::dump;
 using tracebuf_tools::report_verify;
 using tracebuf_tools::tag_label;
 using tracebuf_tools::walk;
+using tracebuf_tools::walk_strict;
 
 int usage() {
-    std::fprintf(stderr, "usage: tracebuf-dump [--verify] [--max-record=N] FILE\n"
+    std::fprintf(stderr, "usage: tracebuf-dump [--verify] [--strict] [--recover] [--max-record=N] FILE\n"
                          "       tracebuf-dump --export-memtrace=OUT [--thread=SERIAL] [--max-record=N] FILE\n");
     return 2;
 }
@@ -129,17 +141,43 @@ int export_memtrace(const char* path, const std::string& out_path, const tracebu
         return status;
     };
 
-    tracebuf_tools::memtrace_export exporter(options);
-    progress shown(static_cast<std::uint64_t>(st.st_size));
-    std::vector<unsigned char> block(std::size_t{4} << 20);
-    for (;;) {
-        const ssize_t n = ::read(in, block.data(), block.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            std::fprintf(stderr, "tracebuf-dump: %s: %s\n", path, std::strerror(errno));
+    // A trace that ended abnormally is exported up to where tracebuf::scan_trace stops, with
+    // the holes it skipped (a chunk's unwritten rest, a marked or untouched claim) covered by
+    // padding in a private copy-on-write mapping: the exporter sees only whole records.
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    unsigned char* data = nullptr;
+    if (size != 0) {
+        void* m = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, in, 0);
+        if (m == MAP_FAILED) {
+            std::fprintf(stderr, "tracebuf-dump: %s: mmap: %s\n", path, std::strerror(errno));
             return give_up(2);
         }
-        const bool good = n == 0 ? exporter.finish() : exporter.feed(block.data(), static_cast<std::size_t>(n));
+        data = static_cast<unsigned char*>(m);
+    }
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> gaps;
+    std::uint64_t expected = 0;
+    const tracebuf::trace_scan_result scan = tracebuf::scan_trace(
+        data, static_cast<std::size_t>(size), options.max_record,
+        [&](std::uint16_t, const unsigned char*, std::size_t n, std::size_t offset) {
+            if (offset > expected) gaps.emplace_back(expected, offset);
+            expected = offset + tracebuf::record_footprint(n);
+        });
+    std::uint64_t feed_end = size;
+    const bool crashed = scan.stop < size &&
+                         (scan.zero_tail || scan.fault == tracebuf::record_fault::hole ||
+                          scan.fault == tracebuf::record_fault::truncated);
+    if (crashed && expected < scan.stop) gaps.emplace_back(expected, scan.stop); // a hole skipped last
+    if (crashed || !gaps.empty()) {
+        if (crashed) feed_end = scan.stop;
+        for (const auto& [from, to] : gaps)
+            tracebuf::write_padding(data + from, static_cast<std::size_t>(to - from), options.max_record);
+    }
+    tracebuf_tools::memtrace_export exporter(options);
+    progress shown(feed_end);
+    for (std::uint64_t at = 0;;) {
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(feed_end - at, std::uint64_t{4} << 20));
+        const bool good = n == 0 ? exporter.finish() : exporter.feed(data + at, n);
+        at += n;
         shown.update(exporter.stats(), n == 0 || !good);
         if (!good) {
             std::fprintf(stderr, "tracebuf-dump: %s: %s; no export written\n", path, exporter.error().c_str());
@@ -153,6 +191,9 @@ int export_memtrace(const char* path, const std::string& out_path, const tracebu
         produced.clear();
         if (n == 0) break;
     }
+    if (crashed || !gaps.empty())
+        std::printf("incomplete: the trace ended abnormally; exported its whole records up to offset %" PRIu64
+                    " of %" PRIu64 " (%zu holes covered)\n", feed_end, size, gaps.size());
     const tracebuf_tools::header_record header = exporter.final_header();
     if (::pwrite(out, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()) ||
         ::close(out) != 0) {
@@ -185,13 +226,17 @@ int export_memtrace(const char* path, const std::string& out_path, const tracebu
 
 int main(int argc, char** argv) {
     std::size_t max_record = 4096;
-    bool verify = false;
+    bool verify = false, strict = false, recover = false;
     const char* path = nullptr;
     const char* export_path = nullptr;
     tracebuf_tools::export_options export_options;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--verify") == 0) {
             verify = true;
+        } else if (std::strcmp(argv[i], "--strict") == 0) {
+            strict = true;
+        } else if (std::strcmp(argv[i], "--recover") == 0) {
+            recover = true;
         } else if (std::strncmp(argv[i], "--export-memtrace=", 18) == 0) {
             export_path = argv[i] + 18;
             if (*export_path == '\0') return usage();
@@ -216,11 +261,12 @@ int main(int argc, char** argv) {
     }
     if (path == nullptr) return usage();
     if (export_path != nullptr) {
-        if (verify) return usage();
+        if (verify || strict || recover) return usage();
         export_options.max_record = max_record;
         return export_memtrace(path, export_path, export_options);
     }
     if (export_options.one_thread) return usage(); // --thread selects what to export
+    if (strict && recover) return usage();
 
     const int fd = ::open(path, O_RDONLY);
     if (fd < 0) {
@@ -245,7 +291,8 @@ int main(int argc, char** argv) {
     ::close(fd);
 
     dump d;
-    walk(data, size, max_record, verify, d);
+    if (strict) walk_strict(data, size, max_record, verify, d);
+    else walk(data, size, max_record, verify, d);
 
     std::printf("file: %s (%" PRIu64 " bytes)\n", path, size);
     std::printf("records: %" PRIu64 "\n", d.records);
@@ -265,21 +312,85 @@ int main(int argc, char** argv) {
     if (d.reader.legacy_records() != 0)
         std::printf("note: %" PRIu64 " THREAD and SUMMARY records with the old tags 0x4d52 and 0x4d53, read as such\n",
                     d.reader.legacy_records());
-    std::printf("holes: %" PRIu64 " (%" PRIu64 " bytes)", d.holes, d.hole_bytes);
-    if (d.holes != 0) std::printf(", first at offset %" PRIu64, d.first_hole);
+    if (strict) {
+        std::printf("holes: %" PRIu64 " (%" PRIu64 " bytes)", d.holes, d.hole_bytes);
+        if (d.holes != 0) std::printf(", first at offset %" PRIu64, d.first_hole);
+        std::printf("\n");
+        if (d.bad) {
+            std::printf("invalid: bad record at offset %" PRIu64 ": %s\n", d.bad_offset, tracebuf::to_string(d.fault));
+            return 1;
+        }
+        if (d.holes != 0) {
+            std::printf("invalid: the trace has holes\n");
+            return 1;
+        }
+        if (verify && !report_verify(d)) {
+            std::printf("invalid: the per-thread counts do not match the summary\n");
+            return 1;
+        }
+        std::printf("valid\n");
+        return 0;
+    }
+    // The default walk: a crashed trace reads valid up to its last whole record.
+    const bool complete = d.reader.summary_records() != 0;
+    const tracebuf::trace_scan_result& r = d.scan;
+    std::printf("holes: %" PRIu64, d.holes);
+    if (d.holes != 0)
+        std::printf(" (records being written when the writer stopped: %zu in chunks, %zu marked, %zu untouched "
+                    "claims), first at offset %" PRIu64, r.chunk_holes, r.marked_holes, r.zero_claims, d.first_hole);
     std::printf("\n");
-    if (d.bad) {
-        std::printf("invalid: bad record at offset %" PRIu64 ": %s\n", d.bad_offset,
-                    tracebuf::to_string(d.fault));
-        return 1;
+    bool ok = true;
+    std::uint64_t keep = size; // what --recover keeps
+    if (r.zero_tail) {
+        std::printf("zero tail: %" PRIu64 " bytes from offset %zu (space the writer had not reached)\n", size - r.stop, r.stop);
+        keep = r.stop;
+    } else if (d.bad) {
+        if (r.fault == tracebuf::record_fault::hole) {
+            std::printf("stopped at offset %" PRIu64 ": a hole of unknown length (a record being written when the "
+                        "writer stopped); %" PRIu64 " bytes after it not read: whole records of other threads may "
+                        "be among them, but nothing tells them from the interrupted record's payload\n",
+                        d.bad_offset, size - d.bad_offset);
+            keep = d.bad_offset;
+        } else if (r.fault == tracebuf::record_fault::truncated) {
+            std::printf("stopped at offset %" PRIu64 ": the file ends inside a record\n", d.bad_offset);
+            keep = d.bad_offset;
+        } else {
+            std::printf("invalid: bad record at offset %" PRIu64 ": %s\n", d.bad_offset, tracebuf::to_string(d.fault));
+            return 1;
+        }
+        ok = !complete; // a complete trace has no hole
     }
-    if (d.holes != 0) {
-        std::printf("invalid: the trace has holes\n");
-        return 1;
-    }
+    if (complete && d.holes != 0) ok = false;
     if (verify && !report_verify(d)) {
-        std::printf("invalid: the per-thread counts do not match the summary\n");
+        std::printf("invalid: the per-thread counts %s\n", complete ? "do not match the summary" : "are inconsistent");
         return 1;
+    }
+    if (!ok) {
+        std::printf("invalid: the trace has a SUMMARY and holes or unread bytes\n");
+        return 1;
+    }
+    if (recover && (keep < size || !d.gaps.empty())) {
+        // Cover the holes skipped with padding, then cut what follows the last whole record:
+        // the file then reads whole for any reader.
+        const int rw = ::open(path, O_RDWR | O_CLOEXEC);
+        void* m = rw < 0 ? MAP_FAILED : ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0);
+        if (m == MAP_FAILED) {
+            std::fprintf(stderr, "tracebuf-dump: %s: %s\n", path, std::strerror(errno));
+            return 2;
+        }
+        for (const auto& [from, to] : d.gaps)
+            tracebuf::write_padding(static_cast<unsigned char*>(m) + from, static_cast<std::size_t>(to - from), max_record);
+        ::munmap(m, size);
+        if (::ftruncate(rw, static_cast<off_t>(keep)) != 0 || ::close(rw) != 0) {
+            std::fprintf(stderr, "tracebuf-dump: %s: truncate: %s\n", path, std::strerror(errno));
+            return 2;
+        }
+        std::printf("recovered: covered %zu holes with padding and cut the file to %" PRIu64 " bytes (%" PRIu64
+                    " bytes after the last whole record)\n", d.gaps.size(), keep, size - keep);
+    }
+    if (!complete && (d.have_header || r.zero_tail || d.bad || d.holes != 0)) {
+        std::printf("incomplete: the tracer did not reach its exit; %" PRIu64 " records\n", d.records);
+        return 0;
     }
     std::printf("valid\n");
     return 0;

@@ -63,6 +63,7 @@
 #include <tracebuf/clock_check.hpp>
 #include <tracebuf/memtrace.hpp>
 #include <tracebuf/ordered_merge.hpp>
+#include <tracebuf/file_window.hpp>
 #include <tracebuf/sink_direct.hpp>
 #include <tracebuf/trace_file.hpp>
 #include <tracebuf/tracebuf.hpp>
@@ -94,12 +95,22 @@ struct file_sink {
     std::uint64_t written() const noexcept { return direct ? unbuffered.bytes_written() : buffered.bytes_written(); }
     std::uint64_t lost() const noexcept { return direct ? unbuffered.bytes_lost() : buffered.bytes_lost(); }
 };
-// Ordered mode merges each flush before it reaches the file (ordered_merge.hpp).
+// Ordered mode merges each flush before it reaches the file (ordered_merge.hpp). Record and
+// chunk mode write in place through a file window by default (file_window.hpp): the buffer
+// is the file, and a crash keeps every record written.
 struct plugin_sink {
     bool ordered;
     tracebuf::merging_sink<file_sink, mt::slots> merge;
+    tracebuf::file_window* window; // null: write(2) (or O_DIRECT)
+    // Ordered mode through the window: the merged records replace the raw ones in place.
+    tracebuf::merging_file_window_sink<mt::slots>* ordered_window;
     int write(const void* data, std::size_t size) noexcept {
-        return ordered ? merge.write(data, size) : merge.inner().write(data, size);
+        if (ordered) return ordered_window != nullptr ? ordered_window->write(data, size) : merge.write(data, size);
+        return window != nullptr ? window->sink().write(data, size) : merge.inner().write(data, size);
+    }
+    bool leaves_zeroed() const noexcept { return window != nullptr && window->mapped(); }
+    const tracebuf::merge_stats& merge_stats() const noexcept {
+        return ordered_window != nullptr ? ordered_window->stats() : merge.stats();
     }
 };
 using buffer_type = tracebuf::trace_buffer<plugin_traits, plugin_sink>;
@@ -117,6 +128,9 @@ struct plugin_state {
     int fd = -1;
     pid_t pid = 0;
     bool direct = false;
+    bool use_window = true; // window=0: write(2) instead
+    std::unique_ptr<tracebuf::file_window> window;
+    std::unique_ptr<tracebuf::merging_file_window_sink<mt::slots>> ordered_window;
     std::unique_ptr<buffer_type> buffer;
     std::string mode = "record";
     tracebuf::buffering buffering = tracebuf::buffering::single;
@@ -361,7 +375,7 @@ struct tracer {
                 std::fprintf(f, "time parked: %.3f s in all threads, %.3f s at most in one\n",
                              static_cast<double>(parked_ns) / 1e9, static_cast<double>(max_parked_ns) / 1e9);
             if constexpr (std::is_same_v<Writer, ordered_writer_type>) {
-                const tracebuf::merge_stats& m = g.buffer->sink().merge.stats();
+                const tracebuf::merge_stats& m = g.buffer->sink().merge_stats();
                 std::fprintf(f, "merged: %" PRIu64 " records, %" PRIu64 " bytes in, %" PRIu64 " out, %" PRIu64
                                 " skipped\n", m.records, m.bytes_in, m.bytes_out, m.skipped_bytes);
             }
@@ -392,6 +406,9 @@ struct tracer {
         }
         for (const thread_state& t : threads) records += t.records;
         const tracebuf::errc drained = g.buffer->drain();
+        if (g.window && drained == tracebuf::errc::ok) { // cut the window's zero tail
+            if (const int e = g.window->close()) say(std::string("tracebuf: truncating the trace failed: ") + std::strerror(e) + "\n");
+        }
         const tracebuf::flush_stats s = g.buffer->stats();
         const file_sink& file = g.buffer->sink().merge.inner();
         // The guest ran on whatever the file did; say what the trace lacks. (To stderr first:
@@ -466,6 +483,8 @@ bool parse_args(int argc, char** argv, std::size_t& buffer_bytes) {
             if (!parse_size(a.substr(6), g.chunk_bytes)) return false;
         } else if (a == "direct=1" || a == "direct=0") {
             g.direct = a == "direct=1";
+        } else if (a == "window=1" || a == "window=0") {
+            g.use_window = a == "window=1";
         } else if (a.rfind("mode=", 0) == 0) {
             const std::string m = a.substr(5);
             if (m != "record" && m != "chunk" && m != "double" && m != "chunk-double" && m != "ordered") return false;
@@ -486,7 +505,7 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
     std::size_t buffer_bytes = 16u << 20;
     if (info->system_emulation || !parse_args(argc, argv, buffer_bytes)) {
         say("tracebuf: usage: -plugin libtracebuf_qemu.so,out=PATH[,buffer=BYTES]"
-                         "[,mode=record|chunk|double|chunk-double|ordered][,chunk=BYTES][,direct=1] (linux-user only)\n");
+                         "[,mode=record|chunk|double|chunk-double|ordered][,chunk=BYTES][,direct=1][,window=0] (linux-user only)\n");
         return -1;
     }
     // Mode 0600, never through a symbolic link (trace_file.hpp): the trace holds every value
@@ -498,7 +517,9 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
             g.direct = false;
         }
     }
-    if (!g.direct) g.fd = tracebuf::create_trace_file(g.out_path.c_str());
+    // Every mode maps the file (file_window.hpp), which needs it readable too.
+    const bool window = g.use_window && !g.direct;
+    if (!g.direct) g.fd = tracebuf::create_trace_file(g.out_path.c_str(), window ? O_RDWR : 0);
     if (g.fd < 0) {
         say("tracebuf: cannot open " + g.out_path + ": " + tracebuf::trace_file_error(errno) + "\n");
         return -1;
@@ -506,8 +527,21 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
     g.pid = ::getpid();
     // Page-aligned and zeroed, as O_DIRECT and memory_contents::zeroed want; kept until exit. (At
     // least a page, so that a too small buffer= is reported as such below.)
-    void* memory = ::mmap(nullptr, buffer_bytes != 0 ? buffer_bytes : 1, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* memory = MAP_FAILED;
+    if (window) {
+        // The buffer is a window of the file; a pipe or /dev/null falls back to write(2).
+        g.window = std::make_unique<tracebuf::file_window>(g.fd, buffer_bytes, g.buffering,
+                                                           plugin_traits::max_record_size);
+        if (const char* why = g.window->fallback_reason())
+            say("tracebuf: " + g.out_path + ": " + why + "; writing with write(2): a crash loses the last buffer\n");
+        if (g.window->memory() != nullptr) {
+            memory = g.window->memory();
+            buffer_bytes = g.window->bytes();
+        }
+    } else {
+        memory = ::mmap(nullptr, buffer_bytes != 0 ? buffer_bytes : 1, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    }
     if (memory == MAP_FAILED) {
         say("tracebuf: cannot allocate the buffer\n");
         return -1;
@@ -536,8 +570,13 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
         return -1;
     }
     const file_sink file{g.direct, tracebuf::fd_sink(g.fd), tracebuf::direct_fd_sink(g.fd, plugin_traits::max_record_size)};
-    const plugin_sink sink{ordered, tracebuf::merging_sink<file_sink, mt::slots>(file, scratch, scratch_bytes,
-                                                                                plugin_traits::max_record_size)};
+    if (ordered && g.window && g.window->mapped())
+        g.ordered_window = std::make_unique<tracebuf::merging_file_window_sink<mt::slots>>(
+            *g.window, scratch, scratch_bytes, plugin_traits::max_record_size);
+    const plugin_sink sink{ordered,
+                           tracebuf::merging_sink<file_sink, mt::slots>(file, scratch, scratch_bytes,
+                                                                        plugin_traits::max_record_size),
+                           g.window.get(), g.ordered_window.get()};
     g.buffer = std::make_unique<buffer_type>(memory, buffer_bytes, sink, g.buffering, tracebuf::memory_contents::zeroed);
     if (g.buffer->status() != tracebuf::errc::ok) {
         say("tracebuf: buffer too small (at least 65536 bytes, twice that double-buffered)\n");

@@ -227,11 +227,20 @@ void emit_add(IRSB* sb, IRExpr* counter, IRExpr* guard) {
     store(sb, counter, IRExpr_RdTmp(incremented)); // flat IR: stores take atoms
 }
 
-// Emits the reservation of n bytes and the record's header; returns the record's address.
+// An emitted record: its address, and the header to store once its payload is stored.
+struct emitted_record {
+    IRTemp at;
+    IRTemp header;
+};
+
+// Emits the reservation of n bytes and computes the record's header; returns the record's
+// address and the header, which the caller stores with commit() after the payload: a record
+// is whole or absent in a trace whose process died (docs/host-contract.md, "Crash-consistent
+// traces"; VEX keeps the stores in order, and x86-64 makes them visible in order).
 // With a guard (a guarded load or store), the bytes are reserved either way - the IR stays
 // straight-line - but when the guard is false the header says PADDING and nothing is
 // counted.
-IRTemp emit_record(IRSB* sb, std::uint16_t type, UInt length, IRExpr* guard = nullptr) {
+emitted_record emit_record(IRSB* sb, std::uint16_t type, UInt length, IRExpr* guard = nullptr) {
     const ULong n = tracebuf::align_up(length);
     IRExpr* position = addr_of(layout.position);
     const IRTemp pos = assign(sb, Ity_I64, IRExpr_Load(Iend_LE, Ity_I64, position));
@@ -252,20 +261,23 @@ IRTemp emit_record(IRSB* sb, std::uint16_t type, UInt length, IRExpr* guard = nu
     if (guard != nullptr)
         header = assign(sb, Ity_I32, IRExpr_ITE(guard, IRExpr_RdTmp(header),
                                                 u32(tracebuf::tags::padding | (length << 16))));
-    store(sb, IRExpr_RdTmp(at), IRExpr_RdTmp(header));
     // *current_count += 1 (or the guard)
     const IRTemp counter = assign(sb, Ity_I64, IRExpr_Load(Iend_LE, Ity_I64, addr_of(&current_count)));
     emit_add(sb, IRExpr_RdTmp(counter), guard);
-    return at;
+    return emitted_record{at, header};
 }
+
+// The header's store, last: the record is whole from here on.
+void commit(IRSB* sb, const emitted_record& r) { store(sb, IRExpr_RdTmp(r.at), IRExpr_RdTmp(r.header)); }
 
 IRExpr* field(IRSB* sb, IRTemp at, ULong offset) {
     return IRExpr_RdTmp(assign(sb, Ity_I64, IRExpr_Binop(Iop_Add64, IRExpr_RdTmp(at), u64(offset))));
 }
 
 void emit_insn_exec(IRSB* sb, UInt seq) {
-    const IRTemp at = emit_record(sb, mt::insn_exec, 8);
-    store(sb, field(sb, at, 4), u32(seq));
+    const emitted_record r = emit_record(sb, mt::insn_exec, 8);
+    store(sb, field(sb, r.at, 4), u32(seq));
+    commit(sb, r);
 }
 
 // LOAD or STORE: u32 insn_seq, u64 address, the value; `guard` for LoadG/StoreG.
@@ -273,10 +285,11 @@ void emit_access(IRSB* sb, std::uint16_t type, UInt seq, IRExpr* address, IRExpr
                  IRExpr* guard = nullptr) {
     if (check_counts) emit_add(sb, addr_of(type == mt::load ? &executed_loads : &executed_stores), guard);
     const UInt size = static_cast<UInt>(sizeofIRType(ty));
-    const IRTemp at = emit_record(sb, type, 16 + size, guard);
-    store(sb, field(sb, at, 4), u32(seq));
-    store(sb, field(sb, at, 8), address);
-    store(sb, field(sb, at, 16), value);
+    const emitted_record r = emit_record(sb, type, 16 + size, guard);
+    store(sb, field(sb, r.at, 4), u32(seq));
+    store(sb, field(sb, r.at, 8), address);
+    store(sb, field(sb, r.at, 16), value);
+    commit(sb, r);
 }
 
 // The INSN descriptor, written now, from the translating thread.

@@ -215,7 +215,7 @@ private:
             write_out(arena_.data(), end);
             arena_.reset(kept);
         } else {
-            (void)kept; // parked claims stay behind ours: the move-down keeps them all
+            // parked claims stay behind ours: the move-down keeps them all
             counter_.await_quiescence([this](std::uint64_t offset, std::uint64_t bytes) noexcept {
                 // An idle thread's unwritten chunk tail, taken over with the thread.
                 write_padding(arena_.data() + offset, bytes, Traits::max_record_size);
@@ -232,6 +232,10 @@ private:
             } else {
                 write_out(full, end);
             }
+            // The flusher's own claim is the first in the fresh buffer and is written last of
+            // all (after the release): mark it, so that a crash in between leaves a hole of
+            // known size there rather than one that stops a reader (record.hpp).
+            if (kept != 0) mark_reserved(arena_.data(), static_cast<std::size_t>(kept));
             // relaxed: published by counter_.release (release), acquired by the parked threads
             // and by any thread that comes online later.
             bases_[counter_.epoch() % history].value.store(base, atomics::relaxed);
@@ -272,7 +276,9 @@ private:
         // relaxed: statistics; one write-out at a time writes them.
         flushes_.store(flushes_.load(atomics::relaxed) + 1, atomics::relaxed);
         bytes_flushed_.store(bytes_flushed_.load(atomics::relaxed) + end, atomics::relaxed);
-        if constexpr (Traits::zero_after_flush) __builtin_memset(data, 0, end);
+        if constexpr (Traits::zero_after_flush) {
+            if (!detail::sink_leaves_zeroed(sink_)) __builtin_memset(data, 0, end);
+        }
     }
 
     // reserve_slow by a producer that is not online here (a host bug, seen only on the JIT

@@ -41,6 +41,10 @@
 //       // an error: short writes are its own business. The barrier keeps the first error
 //       // and goes on handing the sink every flush; what the sink does with them after an
 //       // error is its own choice (the fd sinks write nothing more: sink_fd.hpp).
+//   optional: bool leaves_zeroed() const noexcept;
+//       // asked after each write(): true if the sink left the written range zero-filled
+//       // itself (file_window.hpp maps fresh file space there), so that the barrier skips
+//       // Traits::zero_after_flush's memset. Without the member: false.
 //
 // Clock (Traits::clock, ordered mode; clock_*.hpp):
 //   static std::uint64_t ordered() noexcept;  // a stamp read after every earlier load of
@@ -125,6 +129,17 @@ template <class S, class = void> struct has_sink_write : std::false_type {};
 template <class S>
 struct has_sink_write<S, std::void_t<decltype(int{std::declval<S&>().write(
                              static_cast<const void*>(nullptr), std::size_t{})})>> : std::true_type {};
+
+template <class S, class = void> struct has_leaves_zeroed : std::false_type {};
+template <class S>
+struct has_leaves_zeroed<S, std::void_t<decltype(bool{std::declval<const S&>().leaves_zeroed()})>> : std::true_type {};
+
+/// Whether the sink zero-filled what it just wrote (the optional leaves_zeroed member).
+template <class S>
+constexpr bool sink_leaves_zeroed(const S& sink) noexcept {
+    if constexpr (has_leaves_zeroed<S>::value) return sink.leaves_zeroed();
+    else return false;
+}
 
 template <class, class = void> struct has_clock_members : std::false_type {};
 template <class C>

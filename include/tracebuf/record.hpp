@@ -40,6 +40,11 @@ inline constexpr std::uint16_t stamp = 0xfffc;
 /// In an ordered chunk: the stamp of the records that follow, as u32 ticks after the
 /// previous stamp in the chunk (8 bytes in all).
 inline constexpr std::uint16_t stamp_delta = 0xfffb;
+/// Only in a trace whose writer died while rewriting a flushed window in place
+/// (merging_file_window_sink, file_window.hpp): payload u32 bytes, the distance from this
+/// record's start to the next record; what lies between is not records. A finished rewrite
+/// turns it into 8 bytes of padding. scan_trace follows it; a strict reader reports it.
+inline constexpr std::uint16_t skip = 0xfffa;
 } // namespace tags
 
 /// True for a tag in tracebuf's own range (tags::library_first and up).
@@ -80,7 +85,11 @@ constexpr std::size_t record_footprint(std::size_t payload_size) noexcept {
 }
 static_assert(chunk_header_footprint == record_footprint(sizeof(chunk_header)), "a chunk header is 24 bytes");
 
-/// Writes the header of a record at `at` (8-byte aligned) and returns its payload.
+/// Writes the header of a record at `at` (8-byte aligned) and returns its payload, for the
+/// caller to fill. The header comes first here, so a process that dies while filling the
+/// payload leaves a whole header over a partly written payload: for records that must be
+/// whole or absent in a crashed trace (file_window.hpp), write the payload first and then
+/// commit_record_header, as put_record and the writers' write_record do.
 TRACEBUF_FORCEINLINE void* write_record_header(void* at, std::uint16_t tag,
                                                std::size_t payload_size) noexcept {
     const record_header h{tag, static_cast<std::uint16_t>(record_header_size + payload_size)};
@@ -88,12 +97,57 @@ TRACEBUF_FORCEINLINE void* write_record_header(void* at, std::uint16_t tag,
     return static_cast<unsigned char*>(at) + record_header_size;
 }
 
-/// Writes a whole record (header and payload) at `at`, in memory the caller reserved;
-/// returns where the next record starts. (The writers' write_record reserves, then puts.)
+namespace detail {
+typedef std::uint32_t __attribute__((__may_alias__)) header_word;
+} // namespace detail
+
+/// Stores the header of a record whose payload is written already: the record is then
+/// whole. Until this store the record's first word is zero (the arena is zero-filled), so
+/// a process that dies before it leaves a hole, never a record with a torn payload
+/// (docs/reading-traces.md, "Crashed traces").
+TRACEBUF_FORCEINLINE void commit_record_header(void* at, std::uint16_t tag, std::size_t payload_size) noexcept {
+    const record_header h{tag, static_cast<std::uint16_t>(record_header_size + payload_size)};
+    detail::header_word word;
+    __builtin_memcpy(&word, &h, sizeof word);
+    // release: orders the payload's stores before the header's, for the compiler and for a
+    // weakly ordered CPU, so that the header is never visible without its payload. Pairs
+    // with the acquire load of a reader that reads the trace while it is written (a shared
+    // mapping of the file); a reader of a file whose writer is dead needs none: every store
+    // the writer executed is in the page cache, and the release kept them in this order.
+    // Not a Traits::atomics operation: record.hpp is policy-free, and a 4-byte aligned
+    // __atomic store is a plain store on every target tracebuf builds for (no libatomic).
+    __atomic_store_n(static_cast<detail::header_word*>(at), word, __ATOMIC_RELEASE);
+}
+
+/// The largest reservation a reservation mark can describe (its length field counts
+/// 8-byte units).
+inline constexpr std::size_t reservation_mark_limit = std::size_t{0xffff} * record_alignment;
+
+/// Marks `bytes` (a multiple of 8) just reserved at `at` as "reserved, not yet written": a
+/// header word with tag 0 and, in the length field, bytes / 8. A reader of a crashed trace
+/// skips such a hole by its length instead of stopping there (scan_trace). Zero-filled
+/// memory reads as a hole of unknown length; the mark makes it known. Used where it costs
+/// one store per many records: a chunk as it is reserved (chunked_writer.hpp), the
+/// flusher's own claim at the barrier (flush_barrier.hpp). Bytes above
+/// reservation_mark_limit are not marked.
+TRACEBUF_FORCEINLINE void mark_reserved(void* at, std::size_t bytes) noexcept {
+    if (bytes > reservation_mark_limit) return;
+    const record_header h{0, static_cast<std::uint16_t>(bytes / record_alignment)};
+    detail::header_word word;
+    __builtin_memcpy(&word, &h, sizeof word);
+    // relaxed: the writer's own later stores are what matter; an atomic store only so that
+    // the compiler keeps it although commit_record_header overwrites the word later.
+    __atomic_store_n(static_cast<detail::header_word*>(at), word, __ATOMIC_RELAXED);
+}
+
+/// Writes a whole record (payload, then header: commit_record_header) at `at`, in memory
+/// the caller reserved; returns where the next record starts. (The writers' write_record
+/// reserves, then puts.)
 TRACEBUF_FORCEINLINE void* put_record(void* at, std::uint16_t tag, const void* payload,
                                         std::size_t payload_size) noexcept {
-    void* body = write_record_header(at, tag, payload_size);
+    unsigned char* body = static_cast<unsigned char*>(at) + record_header_size;
     if (payload_size != 0) __builtin_memcpy(body, payload, payload_size); // payload may be null
+    commit_record_header(at, tag, payload_size);
     return static_cast<unsigned char*>(at) + record_footprint(payload_size);
 }
 
@@ -105,7 +159,7 @@ inline void write_padding(void* at, std::size_t n, std::size_t max_record_size) 
     const std::size_t largest = max_record_size & ~(record_alignment - 1);
     while (n != 0) {
         std::size_t chunk = n < largest ? n : largest;
-        write_record_header(p, tags::padding, chunk - record_header_size);
+        commit_record_header(p, tags::padding, chunk - record_header_size);
         p += chunk;
         n -= chunk;
     }

@@ -115,7 +115,9 @@ public:
     }
 
     /// Reserves one record and writes its header; returns its payload (payload_size bytes,
-    /// for the caller to fill) or nullptr on error (p.last_error()).
+    /// for the caller to fill) or nullptr on error (p.last_error()). The header is first
+    /// (write_record_header): for a record that a crash must leave whole or absent, use
+    /// write_record, or reserve() and put_record.
     TRACEBUF_FORCEINLINE void* reserve_record(producer& p, std::uint16_t tag,
                                               std::size_t payload_size) noexcept {
         if (TRACEBUF_UNLIKELY(tag == 0 || payload_size > Traits::max_record_size - record_header_size)) {
@@ -126,12 +128,15 @@ public:
         return at == nullptr ? nullptr : write_record_header(at, tag, payload_size);
     }
 
-    /// Reserves and writes one whole record.
+    /// Reserves and writes one whole record: payload first, header last (put_record), so a
+    /// crash leaves it whole or absent.
     errc write_record(producer& p, std::uint16_t tag, const void* payload,
                       std::size_t payload_size) noexcept {
-        void* body = reserve_record(p, tag, payload_size);
-        if (body == nullptr) return p.last_error_;
-        if (payload_size != 0) __builtin_memcpy(body, payload, payload_size); // payload may be null
+        if (TRACEBUF_UNLIKELY(tag == 0 || payload_size > Traits::max_record_size - record_header_size))
+            return p.refuse(tag == 0 ? errc::bad_tag : errc::too_large);
+        unsigned char* at = reserve(p, record_footprint(payload_size));
+        if (at == nullptr) return p.last_error_;
+        put_record(at, tag, payload, payload_size);
         return errc::ok;
     }
 

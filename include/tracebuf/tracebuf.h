@@ -91,7 +91,22 @@ tracebuf_buffer* tracebuf_create_fd(void* memory, size_t bytes, int fd, int* sta
  * the plain versions are TRACEBUF_SINGLE_BUFFER. Pass write = NULL to write to `fd` instead. */
 tracebuf_buffer* tracebuf_create_ex(void* memory, size_t bytes, tracebuf_write_fn write,
                                     void* context, int fd, int buffering, int* status);
-/* Frees the control block (not the memory). Call after tracebuf_drain. */
+/* A trace buffer that is a window of the file `fd` (opened O_RDWR), mapped MAP_SHARED
+ * (file_window.hpp): records are in the file as they are written and survive the death of
+ * the process; flushes advance the window instead of copying. `bytes` of buffer (split in two
+ * with TRACEBUF_DOUBLE_BUFFER; or'ing TRACEBUF_ORDERED_MERGE merges in place), the memory
+ * owned by the buffer. TRACEBUF_FILE_SYNC in `flags`: fdatasync after each flush (survives a
+ * crash of the machine too). A descriptor that cannot be mapped (a pipe, /dev/null) falls
+ * back to write(2): tracebuf_file_fallback_reason says why. At the end: tracebuf_drain, then
+ * tracebuf_close_file (truncates the file to its last record), then tracebuf_destroy. */
+#define TRACEBUF_FILE_SYNC 1
+tracebuf_buffer* tracebuf_create_file(int fd, size_t bytes, int buffering, int flags, int* status);
+/* NULL while the buffer writes in place (and for a buffer not made by tracebuf_create_file). */
+const char* tracebuf_file_fallback_reason(const tracebuf_buffer* buf);
+/* After tracebuf_drain: cuts the file after its last record; 0 or an errno value. */
+int tracebuf_close_file(tracebuf_buffer* buf);
+/* Frees the control block (not the memory, but a file buffer's window). Call after
+ * tracebuf_drain. */
 void tracebuf_destroy(tracebuf_buffer* buf);
 
 int tracebuf_drain(tracebuf_buffer* buf); /* once no producer runs (exit) */
@@ -200,6 +215,7 @@ uint64_t tracebuf_reserve_slow(tracebuf_buffer* buf, tracebuf_producer* p, uint6
 #include <utility>
 
 #include <tracebuf/clock_check.hpp>
+#include <tracebuf/file_window.hpp>
 #include <tracebuf/ordered_merge.hpp>
 #include <tracebuf/tracebuf.hpp>
 
@@ -232,14 +248,20 @@ struct c_api_output {
 };
 // The sink behind the C API: the output, through the ordered merge when the buffer was
 // created with TRACEBUF_ORDERED_MERGE (the merge and its scratch owned here).
+// With tracebuf_create_file, the sink is the file window's (in place, or merged in place).
 struct c_api_sink {
     using merge_type = merging_sink<c_api_output>;
     c_api_output out;
     std::unique_ptr<merge_type> merge;
     std::unique_ptr<std::uint64_t[]> scratch;
+    std::unique_ptr<file_window> window;
+    std::unique_ptr<merging_file_window_sink<>> window_merge;
     int write(const void* data, std::size_t size) noexcept {
-        return merge ? merge->write(data, size) : out.write(data, size);
+        if (window_merge) return window_merge->write(data, size);
+        if (merge) return merge->write(data, size);
+        return window ? window->sink().write(data, size) : out.write(data, size);
     }
+    bool leaves_zeroed() const noexcept { return window && window->mapped(); }
 };
 
 struct c_api_traits : default_traits {
@@ -268,7 +290,7 @@ inline tracebuf_buffer* c_create(void* memory, std::size_t bytes, c_api_output o
     };
     if ((options & ~(TRACEBUF_DOUBLE_BUFFER | TRACEBUF_ORDERED_MERGE)) != 0) return refuse(TRACEBUF_BAD_ARGUMENT);
     const buffering mode = (options & TRACEBUF_DOUBLE_BUFFER) != 0 ? buffering::double_buffer : buffering::single;
-    c_api_sink sink{out, nullptr, nullptr};
+    c_api_sink sink{out, nullptr, nullptr, nullptr, nullptr};
     if ((options & TRACEBUF_ORDERED_MERGE) != 0) {
         if (check_clock<c_api_traits::clock>(20000).status() != errc::ok) return refuse(TRACEBUF_BAD_CLOCK);
         const std::size_t capacity = (mode == buffering::double_buffer ? bytes / 2 : bytes) / 8 * 8;
@@ -288,6 +310,48 @@ inline tracebuf_buffer* c_create(void* memory, std::size_t bytes, c_api_output o
     if (status != nullptr) *status = s;
     return reinterpret_cast<tracebuf_buffer*>(b);
 }
+// tracebuf_create_file: the memory is a window of the file, owned by the sink.
+inline tracebuf_buffer* c_create_file(int fd, std::size_t bytes, int options, int flags, int* status) {
+    auto refuse = [status](int s) -> tracebuf_buffer* {
+        if (status != nullptr) *status = s;
+        return nullptr;
+    };
+    if ((options & ~(TRACEBUF_DOUBLE_BUFFER | TRACEBUF_ORDERED_MERGE)) != 0 || (flags & ~TRACEBUF_FILE_SYNC) != 0)
+        return refuse(TRACEBUF_BAD_ARGUMENT);
+    const buffering mode = (options & TRACEBUF_DOUBLE_BUFFER) != 0 ? buffering::double_buffer : buffering::single;
+    file_window_options o;
+    o.sync_each_flush = (flags & TRACEBUF_FILE_SYNC) != 0;
+    c_api_sink sink{c_api_output{nullptr, nullptr, fd_sink(fd)}, nullptr, nullptr, nullptr, nullptr};
+    sink.window.reset(new (std::nothrow) file_window(fd, bytes, mode, c_api_traits::max_record_size, o));
+    if (!sink.window) return refuse(TRACEBUF_NO_MEMORY);
+    if (sink.window->memory() == nullptr) return refuse(TRACEBUF_BAD_ARENA);
+    void* memory = sink.window->memory();
+    const std::size_t window_bytes = sink.window->bytes();
+    if ((options & TRACEBUF_ORDERED_MERGE) != 0) {
+        if (check_clock<c_api_traits::clock>(20000).status() != errc::ok) return refuse(TRACEBUF_BAD_CLOCK);
+        const std::size_t capacity = mode == buffering::double_buffer ? window_bytes / 2 : window_bytes;
+        sink.scratch.reset(new (std::nothrow) std::uint64_t[capacity / 8 + 1]);
+        if (!sink.scratch) return refuse(TRACEBUF_NO_MEMORY);
+        if (sink.window->mapped()) {
+            sink.window_merge.reset(new (std::nothrow) merging_file_window_sink<>(
+                *sink.window, sink.scratch.get(), capacity, c_api_traits::max_record_size));
+            if (!sink.window_merge) return refuse(TRACEBUF_NO_MEMORY);
+        } else {
+            sink.merge.reset(new (std::nothrow) c_api_sink::merge_type(sink.out, sink.scratch.get(), capacity,
+                                                                       c_api_traits::max_record_size));
+            if (!sink.merge) return refuse(TRACEBUF_NO_MEMORY);
+        }
+    }
+    auto* b = new (std::nothrow) c_api_buffer(memory, window_bytes, std::move(sink), mode, memory_contents::zeroed);
+    int s = b == nullptr ? TRACEBUF_NO_MEMORY : c_status(b->status());
+    if (s != TRACEBUF_OK) {
+        delete b;
+        b = nullptr;
+    }
+    if (status != nullptr) *status = s;
+    return reinterpret_cast<tracebuf_buffer*>(b);
+}
+
 inline c_api_buffer& c_buffer(tracebuf_buffer* b) noexcept { return *reinterpret_cast<c_api_buffer*>(b); }
 inline const c_api_buffer& c_buffer(const tracebuf_buffer* b) noexcept {
     return *reinterpret_cast<const c_api_buffer*>(b);
@@ -374,6 +438,17 @@ tracebuf_buffer* tracebuf_create_ex(void* memory, size_t bytes, tracebuf_write_f
     return tracebuf::detail::c_create(memory, bytes, tracebuf::detail::c_api_output{write, context, tracebuf::fd_sink(write ? -1 : fd)},
                                       buffering, status);
 }
+tracebuf_buffer* tracebuf_create_file(int fd, size_t bytes, int buffering, int flags, int* status) {
+    return tracebuf::detail::c_create_file(fd, bytes, buffering, flags, status);
+}
+const char* tracebuf_file_fallback_reason(const tracebuf_buffer* buf) {
+    const tracebuf::file_window* w = tracebuf::detail::c_buffer(buf).sink().window.get();
+    return w != nullptr ? w->fallback_reason() : nullptr;
+}
+int tracebuf_close_file(tracebuf_buffer* buf) {
+    tracebuf::file_window* w = tracebuf::detail::c_buffer(buf).sink().window.get();
+    return w != nullptr ? w->close() : 0;
+}
 void tracebuf_destroy(tracebuf_buffer* buf) { delete &tracebuf::detail::c_buffer(buf); }
 
 int tracebuf_drain(tracebuf_buffer* buf) {
@@ -397,7 +472,7 @@ int tracebuf_writer_init(tracebuf_writer* w, tracebuf_buffer* buf, int mode, siz
     using namespace tracebuf::detail;
     if (mode != TRACEBUF_RECORD_MODE && mode != TRACEBUF_CHUNK_MODE && mode != TRACEBUF_ORDERED_MODE)
         return TRACEBUF_BAD_ARGUMENT;
-    if (mode == TRACEBUF_ORDERED_MODE && !c_buffer(buf).sink().merge) return TRACEBUF_BAD_ARGUMENT;
+    if (mode == TRACEBUF_ORDERED_MODE && !c_buffer(buf).sink().merge && !c_buffer(buf).sink().window_merge) return TRACEBUF_BAD_ARGUMENT;
     if (c_writer::holds_registered(w)) return TRACEBUF_ALREADY_REGISTERED;
     c_writer* made = new (w) c_writer(c_buffer(buf), mode, chunk_bytes, pid, tid);
     return c_status(made->visit([](auto& x) noexcept { return x.status(); }));

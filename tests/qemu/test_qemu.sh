@@ -7,6 +7,10 @@
 #   test_qemu.sh guest WRAPPER DUMP MEMTRACE_CHECK WORKDIR GUEST     (the multi-threaded test program)
 #   test_qemu.sh xz    WRAPPER DUMP MEMTRACE_CHECK WORKDIR           (xz -T4, which nobody here wrote)
 #   test_qemu.sh baselines WRAPPER DUMP MEMTRACE_CHECK WORKDIR GUEST (the benchmark's peer plugins)
+#   test_qemu.sh crash WRAPPER DUMP MEMTRACE_CHECK WORKDIR GUEST_CRASH FINDER
+#                      (a guest that dies of SIGSEGV and of abort(): the trace reads valid and
+#                      holds the marker's STORE - trace_find_store)
+#   test_qemu.sh kill  WRAPPER DUMP MEMTRACE_CHECK WORKDIR   (xz -T4 killed with SIGKILL)
 #   test_qemu.sh order WRAPPER DUMP MEMTRACE_CHECK WORKDIR PROBES CHECKER
 #                      (order_probes traced: the counter's stores in increment order, every
 #                      message read after its write - trace_order_check)
@@ -142,7 +146,89 @@ order)
   [ "$fail" -eq 0 ]
   exit
   ;;
-*) echo "usage: test_qemu.sh guest|xz|baselines|order WRAPPER DUMP MEMTRACE_CHECK WORKDIR [GUEST [CHECKER]]"; exit 2 ;;
+crash)
+  # A guest that stores a marker into a global and dies (SIGSEGV, abort): QEMU runs no
+  # plugin callback then (docs/qemu-tracer.md), so the trace is what the file window holds.
+  # It must read valid (incomplete, per-thread counts consistent), export for memtrace, and
+  # hold the marker's STORE.
+  guest=$6 finder=$7
+  plugin=$(dirname "$wrapper")/libtracebuf_qemu.so
+  case "$plugin_mode" in
+    record) options=buffer=65536 ;;
+    chunk) options=buffer=65536,mode=chunk,chunk=4096 ;;
+    double) options=buffer=131072,mode=double ;;
+    chunk-double) options=buffer=131072,mode=chunk-double,chunk=4096 ;;
+    ordered) options=buffer=131072,mode=ordered,chunk=4096 ;;
+  esac
+  for how in segv abort; do
+    trace=$dir/crash-$how.trace
+    rm -f "$trace" "$trace.summary"
+    timeout 120 qemu-x86_64 -plugin "$plugin,out=$trace,$options" "$guest" "$how" > "$dir/crash.txt" 2> "$dir/stderr.txt"
+    status=$?
+    { [ "$status" -eq 139 ] || [ "$status" -eq 134 ]; } && ok || bad "$how: the guest did not die of its signal (status $status)"
+    read -r _ address value < "$dir/crash.txt"
+    [ -n "${address:-}" ] && ok || bad "$how: the guest printed no marker"
+    [ ! -e "$trace.summary" ] && ok || bad "$how: a summary was written, so the exit hook ran after all"
+    "$dump" --verify "$trace" > "$dir/verify.txt" && ok || { bad "$how: tracebuf-dump --verify"; cat "$dir/verify.txt"; }
+    grep -q "^incomplete: the tracer did not reach its exit; [1-9][0-9]* records$" "$dir/verify.txt" && ok \
+      || bad "$how: not read as an incomplete trace: $(tail -3 "$dir/verify.txt")"
+    grep -q "^verify: .* no summary to compare with: consistent$" "$dir/verify.txt" && ok || bad "$how: counts inconsistent"
+    grep -q "^header: machine 62, trace id" "$dir/verify.txt" && ok || bad "$how: no HEADER"
+    found=$("$finder" "$trace" "$address" "$value")
+    [ "${found:-0}" -ge 1 ] && ok || bad "$how: the marker's STORE ($address = $value) is not in the trace"
+    export=$dir/crash.memtrace
+    if "$dump" --export-memtrace="$export" "$trace" > "$dir/export.txt" 2>&1; then
+      ok
+      "$memtrace_check" --pcs-mapped "$export" > "$dir/check.txt" && ok || bad "$how: export breaks memtrace's rules: $(cat "$dir/check.txt")"
+    else
+      bad "$how: export failed: $(cat "$dir/export.txt")"
+    fi
+    grep "^verify: [0-9]* threads\|^incomplete\|^zero tail\|^stopped\|^holes" "$dir/verify.txt"
+    rm -f "$export" "$trace"
+  done
+  echo "qemu crash ($plugin_mode): $pass passed, $fail failed"
+  [ "$fail" -eq 0 ]
+  exit
+  ;;
+kill)
+  # xz -T4 under the tracer, killed with SIGKILL once the trace has grown past 48 MiB: the
+  # trace must read valid up to its last whole record and export for memtrace.
+  command -v xz > /dev/null || { echo "xz not installed"; exit 1; }
+  plugin=$(dirname "$wrapper")/libtracebuf_qemu.so
+  seq 1 200000 | sed 's/$/ tracebuf records every load and store/' > "$dir/input.txt"
+  trace=$dir/kill.trace
+  rm -f "$trace"
+  qemu-x86_64 -plugin "$plugin,out=$trace,mode=$plugin_mode" "$(command -v xz)" -T4 --block-size=65536 -1 -c "$dir/input.txt" \
+    > /dev/null 2> "$dir/stderr.txt" &
+  pid=$!
+  # Wait for the trace to grow (or for xz to end, which fails the test): a condition, not a time.
+  while kill -0 "$pid" 2> /dev/null && [ "$(stat -c %s "$trace" 2> /dev/null || echo 0)" -lt $((48 << 20)) ]; do
+    sleep 0.05
+  done
+  if kill -KILL "$pid" 2> /dev/null; then ok; else bad "xz ended before it could be killed"; fi
+  wait "$pid" 2> /dev/null
+  "$dump" --verify "$trace" > "$dir/verify.txt" && ok || { bad "tracebuf-dump --verify"; cat "$dir/verify.txt"; }
+  grep -q "^incomplete: the tracer did not reach its exit; [1-9][0-9]* records$" "$dir/verify.txt" && ok \
+    || bad "not read as an incomplete trace: $(tail -3 "$dir/verify.txt")"
+  grep -q "^verify: .* no summary to compare with: consistent$" "$dir/verify.txt" && ok || bad "counts inconsistent"
+  grep "^verify: [0-9]* threads\|^incomplete\|^zero tail\|^stopped\|^holes" "$dir/verify.txt"
+  export=$dir/kill.memtrace
+  if "$dump" --export-memtrace="$export" "$trace" > "$dir/export.txt" 2>&1; then
+    ok
+    "$memtrace_check" "$export" > "$dir/check.txt" && ok || bad "export breaks memtrace's rules: $(cat "$dir/check.txt")"
+  else
+    bad "export failed: $(cat "$dir/export.txt")"
+  fi
+  cp "$trace" "$dir/recover.trace" 2> /dev/null
+  rm -f "$export" "$trace"
+  "$dump" --recover "$dir/recover.trace" > "$dir/recover.txt" && ok || bad "--recover failed: $(cat "$dir/recover.txt")"
+  "$dump" --strict "$dir/recover.trace" > /dev/null && ok || bad "the recovered trace does not read whole in --strict"
+  rm -f "$dir/recover.trace"
+  echo "qemu kill ($plugin_mode): $pass passed, $fail failed"
+  [ "$fail" -eq 0 ]
+  exit
+  ;;
+*) echo "usage: test_qemu.sh guest|xz|baselines|order|crash|kill WRAPPER DUMP MEMTRACE_CHECK WORKDIR [GUEST [CHECKER]]"; exit 2 ;;
 esac
 
 "$dump" --verify "$trace" > "$dir/verify.txt" && ok || { bad "tracebuf-dump --verify"; cat "$dir/verify.txt"; }

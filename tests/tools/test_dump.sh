@@ -30,8 +30,9 @@ grep_out "threads counted" "^threads: 8$"
 grep_out "loads counted" "LOAD .* 300002 "
 grep_out "verdict" "^valid$"
 
-check "--verify wants a tracer's SUMMARY" 1 "$dump" --verify "$trace"
+check "--verify without a SUMMARY counts per thread" 0 "$dump" --verify "$trace"
 grep_out "missing summary reported" "no SUMMARY record"
+grep_out "per-thread counts without a summary" "^verify: 8 threads, .* no summary to compare with: consistent$"
 
 size=$(stat -c %s "$trace")
 # Damage the first record, whose start is known (offset 0): its footprint from its length.
@@ -39,13 +40,26 @@ first_len=$(od -An -tu2 -j2 -N2 "$trace" | tr -d ' ')
 first=$(( (first_len + 7) / 8 ))
 cp "$trace" "$dir/hole.trace"
 dd if=/dev/zero of="$dir/hole.trace" bs=8 count=$first conv=notrunc status=none
-check "dump rejects a hole" 1 "$dump" "$dir/hole.trace"
+check "dump --strict rejects a hole" 1 "$dump" --strict "$dir/hole.trace"
 grep_out "hole reported" "^holes: 1 ($((first * 8)) bytes), first at offset 0"
 grep_out "the rest is still counted" "^records: $(( 300010 - 1 ))$"
 
 head -c $((size - 4)) "$trace" > "$dir/truncated.trace"
-check "dump rejects a truncated file" 1 "$dump" "$dir/truncated.trace"
+check "dump --strict rejects a truncated file" 1 "$dump" --strict "$dir/truncated.trace"
 grep_out "truncation reported" "runs past the end"
+# By default the same damage reads as a trace that ended abnormally: valid up to the last
+# whole record, and --recover cuts what follows.
+check "dump reads a hole at the start as where reading stops" 0 "$dump" "$dir/hole.trace"
+grep_out "hole of unknown length" "^stopped at offset 0: a hole of unknown length"
+check "dump reads a file cut inside a record" 0 "$dump" "$dir/truncated.trace"
+grep_out "cut record reported" "the file ends inside a record"
+cp "$dir/truncated.trace" "$dir/recover.trace"
+check "--recover cuts after the last whole record" 0 "$dump" --recover "$dir/recover.trace"
+grep_out "recovery reported" "^recovered: covered 0 holes with padding and cut the file to"
+check "a recovered file reads valid in --strict" 0 "$dump" --strict "$dir/recover.trace"
+head -c 4096 /dev/zero >> "$dir/recover.trace"
+check "a zero tail is reported" 0 "$dump" "$dir/recover.trace"
+grep_out "zero tail reported" "^zero tail: 4096 bytes"
 
 cp "$trace" "$dir/length.trace"
 printf '\x00\x20' | dd of="$dir/length.trace" bs=1 seek=2 conv=notrunc status=none
@@ -94,11 +108,19 @@ check "its export keeps memtrace's rules" 0 "$memtrace_check" "$dir/old1.memtrac
 grep_out "one execution" "ok: 3 records, 1 INSN, 1 executions, 0 LOAD"
 
 # ---- bad input to the export: exit 1, the offset named, nothing left behind ----
+rm -f "$dir/bad.memtrace"
 check "a trace without a HEADER is not exported" 1 "$dump" --export-memtrace="$dir/bad.memtrace" "$trace"
 grep_out "the reason, with its offset" "offset 0: the trace does not start with a HEADER record; no export written"
 head -c $(( $(stat -c %s "$old") - 4 )) "$old" > "$dir/old-truncated.trace"
-check "a truncated trace is not exported" 1 "$dump" --export-memtrace="$dir/bad.memtrace" "$dir/old-truncated.trace"
-grep_out "truncation at the last record" "offset 120: record runs past the end"
+# A file that ends inside a record is what a killed writer leaves: its whole records export.
+check "a truncated trace exports its whole records" 0 "$dump" --export-memtrace="$dir/cut.memtrace" "$dir/old-truncated.trace"
+grep_out "truncation at the last record" "incomplete: the trace ended abnormally; exported its whole records up to offset 120 "
+check "the cut trace's export keeps memtrace's rules" 0 "$memtrace_check" "$dir/cut.memtrace"
+rm -f "$dir/cut.memtrace"
+cp "$old" "$dir/old-length.trace"
+printf '\x00\x20' | dd of="$dir/old-length.trace" bs=1 seek=122 conv=notrunc status=none
+check "a trace with a bad length is not exported" 1 "$dump" --export-memtrace="$dir/bad.memtrace" "$dir/old-length.trace"
+grep_out "the bad record named" "offset 120: length above the maximum"
 [ ! -e "$dir/bad.memtrace" ] && ok_files=1 || ok_files=0
 ls "$dir"/*.partial-* > /dev/null 2>&1 && ok_files=0
 if [ "$ok_files" = 1 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: a failed export left a file"; fi

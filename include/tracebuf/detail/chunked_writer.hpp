@@ -161,9 +161,11 @@ public:
 
     errc write_record(std::uint16_t tag, const void* payload, std::size_t payload_size,
                       stamp how = stamp::ordered) noexcept {
-        void* body = reserve_record(tag, payload_size, how);
-        if (body == nullptr) return producer_.last_error();
-        if (payload_size != 0) __builtin_memcpy(body, payload, payload_size);
+        if (TRACEBUF_UNLIKELY(tag == 0 || payload_size > traits::max_record_size - record_header_size))
+            return producer_.refuse(tag == 0 ? errc::bad_tag : errc::too_large);
+        unsigned char* at = reserve(record_footprint(payload_size), how);
+        if (at == nullptr) return producer_.last_error();
+        put_record(at, tag, payload, payload_size); // payload first, header last
         return errc::ok;
     }
 
@@ -208,9 +210,9 @@ private:
             put_record(at, tags::stamp_delta, &delta, sizeof delta);
         } else {
             const std::uint32_t zero = 0;
-            void* body = write_record_header(at, tags::stamp, full_stamp_footprint - record_header_size);
-            __builtin_memcpy(body, &zero, sizeof zero);
+            __builtin_memcpy(at + record_header_size, &zero, sizeof zero);
             __builtin_memcpy(at + 8, &t, sizeof t);
+            commit_record_header(at, tags::stamp, full_stamp_footprint - record_header_size);
         }
     }
 
@@ -235,6 +237,7 @@ private:
         const std::size_t bytes = n + chunk_overhead > chunk_bytes_ ? n + chunk_overhead : chunk_bytes_;
         unsigned char* chunk = buffer_.reserve(producer_, bytes);
         if (chunk == nullptr) return nullptr;
+        mark_reserved(chunk, bytes); // a crash before the header reads as a hole of known size
         const chunk_header h{pid_, tid_, static_cast<std::uint32_t>(bytes), sequence_++};
         put_record(chunk, Ordered ? tags::ordered_chunk : tags::chunk, &h, sizeof h);
         unsigned char* at = chunk + chunk_header_footprint;
