@@ -34,11 +34,14 @@ namespace tracebuf {
 inline constexpr mode_t trace_file_mode = 0600;
 
 /// Opens `path` for writing as O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC |
-/// `extra_flags` (O_DIRECT, say) with mode 0600, as above. Returns the descriptor, or -1 with
-/// errno set: ELOOP for a symbolic link, EPERM for an existing file whose access for other
-/// users cannot be taken away.
+/// `extra_flags` (O_DIRECT, say) with mode 0600, as above; O_RDWR in `extra_flags` opens it
+/// for reading too (a file window maps it: file_window.hpp). Returns the descriptor, or -1
+/// with errno set: ELOOP for a symbolic link, EPERM for an existing file whose access for
+/// other users cannot be taken away.
 inline int create_trace_file(const char* path, int extra_flags = 0) noexcept {
-    const int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | extra_flags, trace_file_mode);
+    const int access = (extra_flags & O_ACCMODE) == O_RDWR ? O_RDWR : O_WRONLY;
+    const int fd = ::open(path, access | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | (extra_flags & ~O_ACCMODE),
+                          trace_file_mode);
     if (fd < 0) return -1;
     struct stat st;
     if (::fstat(fd, &st) != 0) {
