@@ -406,20 +406,24 @@ struct tracer {
         }
         for (const thread_state& t : threads) records += t.records;
         const tracebuf::errc drained = g.buffer->drain();
-        if (g.window && drained == tracebuf::errc::ok) { // cut the window's zero tail
+        if (g.window && drained != tracebuf::errc::busy) { // cut the window's zero tail
             if (const int e = g.window->close()) say(std::string("tracebuf: truncating the trace failed: ") + std::strerror(e) + "\n");
         }
         const tracebuf::flush_stats s = g.buffer->stats();
         const file_sink& file = g.buffer->sink().merge.inner();
+        // What the file holds and what it lacks: through the window (and its write(2)s after
+        // a fallback), or through the file sink.
+        const std::uint64_t held = g.window ? g.window->valid_end() : file.written();
+        const std::uint64_t lost = g.window ? g.window->bytes_lost() : file.lost();
         // The guest ran on whatever the file did; say what the trace lacks. (To stderr first:
         // on a full disk the summary file may not be written either.)
         if (s.sink_error != 0)
             say("tracebuf: writing " + g.out_path + " failed: " + std::strerror(s.sink_error) + "; " +
-                std::to_string(file.lost()) + " bytes of the trace lost (the file holds the first " +
-                std::to_string(file.written()) + " bytes: whole flushes, the records before the error)\n");
+                std::to_string(lost) + " bytes of the trace lost (the file holds the first " +
+                std::to_string(held) + " bytes: whole flushes, the records before the error)\n");
         else if (drained != tracebuf::errc::ok)
             say(std::string("tracebuf: drain failed: ") + tracebuf::to_string(drained) + "\n");
-        write_text_summary(s, records, file.lost(),
+        write_text_summary(s, records, lost,
                            std::chrono::duration<double>(std::chrono::steady_clock::now() - g.start).count());
     }
 

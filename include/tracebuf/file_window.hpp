@@ -134,6 +134,9 @@ public:
     int error() const noexcept { return error_; }
     /// Where valid data ends in the file, as far as the flushes so far tell.
     std::uint64_t valid_end() const noexcept { return valid_end_; }
+    /// Bytes flushed that the file does not hold: after a fallback, what its write(2)s could
+    /// not write (the fd sink stops at its first error: sink_fd.hpp).
+    std::uint64_t bytes_lost() const noexcept { return out_.bytes_lost(); }
 
     /// At the end, after trace_buffer::drain() (no producer runs): truncates the file to the
     /// end of valid data (cutting the current window's zero tail and the spare window),
