@@ -427,3 +427,48 @@ BOOST_AUTO_TEST_CASE(scan_trace_skips_the_holes_whose_end_is_known) {
     BOOST_TEST(z.zero_tail);
     BOOST_TEST(z.read_everything());
 }
+
+// Review finding 1: with double buffering, a flush of an empty buffer swapped the buffers
+// without calling the sink, so that buffer's window never advanced and the other buffer's
+// next window was computed from a stale offset: it mapped the region just flushed, and
+// later records overwrote earlier ones. A normal run, no crash.
+BOOST_AUTO_TEST_CASE(file_window_double_buffering_survives_an_empty_flush) {
+    const std::string path = temp_path("empty_flush");
+    const int fd = open_trace(path);
+    BOOST_REQUIRE(fd >= 0);
+    {
+        file_window win(fd, 256 * 1024, buffering::double_buffer, max_record);
+        BOOST_REQUIRE(win.mapped());
+        trace_buffer<traits, file_window_sink> buf(win.memory(), win.bytes(), win.sink(), win.mode(),
+                                                   memory_contents::zeroed);
+        record_writer<decltype(buf)> w(buf);
+        BOOST_REQUIRE(w.register_thread() == errc::ok);
+        std::vector<unsigned char> payload(max_record);
+        std::uint32_t seq = 0;
+        auto some = [&](int n) {
+            for (int i = 0; i < n; ++i) {
+                const std::size_t size = make_payload(payload.data(), 0, seq++, 40);
+                BOOST_REQUIRE(w.write_record(stress_tag, payload.data(), size) == errc::ok);
+            }
+        };
+        some(100);
+        BOOST_TEST(w.flush() == errc::ok);
+        BOOST_TEST(w.flush() == errc::ok); // the buffer is empty
+        for (int round = 0; round < 3; ++round) {
+            some(100);
+            BOOST_TEST(w.flush() == errc::ok);
+            BOOST_TEST(w.flush() == errc::ok); // empty again
+        }
+        some(100);
+        w.unregister_thread();
+        BOOST_TEST(buf.drain() == errc::ok);
+        BOOST_TEST(win.close() == 0);
+    }
+    ::close(fd);
+    file_check c;
+    c.read(read_file(path), 1);
+    ::unlink(path.c_str());
+    BOOST_TEST(c.first_failure == "");
+    BOOST_TEST(c.scan.fault == record_fault::none);
+    BOOST_TEST(c.next_seq[0] == 500u);
+}

@@ -221,7 +221,13 @@ private:
                 write_padding(arena_.data() + offset, bytes, Traits::max_record_size);
             });
             // Double buffering writes the full buffer out after the release, inline before it.
-            const bool after_release = arena_.double_buffered();
+            // An empty flush (end == 0: a flush request, or a claim crossing at 0) does not
+            // swap: there is nothing to write out, and a swap the sink never hears of would
+            // break a sink that tracks which buffer is where (file_window: the empty buffer's
+            // window would never advance, and the other one's next window would be computed
+            // from a stale place, over records already flushed). It takes the single-buffer
+            // path, where write_out of an empty range does nothing.
+            const bool after_release = arena_.double_buffered() && end != 0;
             unsigned char* full = arena_.data();
             if (after_release) {
                 await_spare_buffer();
