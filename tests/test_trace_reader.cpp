@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <ostream>
 #include <vector>
 
@@ -165,4 +166,39 @@ BOOST_AUTO_TEST_CASE(chunk_checker_finds_nested_out_of_sequence_and_cut_chunks) 
         BOOST_TEST(c.open(bytes(tiny), sizeof tiny, 0) == chunk_fault::bad_header);
         BOOST_TEST(c.open(bytes(h0), 12, 0) == chunk_fault::bad_header);
     }
+}
+
+// Review finding 4: the SUMMARY was written header first (reserve_record), so a tracer killed
+// while writing it at exit left a header over torn counts that --verify read as complete.
+// write_summary now stores each record's header after its payload: while an entry is being
+// written, the record's header word is still zero.
+BOOST_AUTO_TEST_CASE(write_summary_stores_each_header_after_its_payload) {
+    namespace mt = tracebuf::memtrace;
+    std::vector<unsigned char> arena(64 * 1024, 0);
+    std::size_t used = 0;
+    unsigned char* current = nullptr;
+    bool header_seen_early = false;
+    const std::uint32_t total = mt::summary_entries_per_record + 3; // two records
+    const bool ok = mt::write_summary(
+        [&](std::size_t n) -> unsigned char* {
+            current = arena.data() + used;
+            used += n;
+            return current;
+        },
+        total,
+        [&](std::uint32_t i) {
+            std::uint32_t word;
+            std::memcpy(&word, current, sizeof word);
+            if (word != 0) header_seen_early = true;
+            return mt::summary_entry{i, 100 + i, 7};
+        });
+    BOOST_TEST(ok);
+    BOOST_TEST(!header_seen_early);
+    std::size_t summaries = 0;
+    const tracebuf::scan_result r = tracebuf::scan_records(
+        arena.data(), used, 0xffff, [&](std::uint16_t tag, const unsigned char*, std::size_t, std::size_t) {
+            if (tag == mt::summary) ++summaries;
+        });
+    BOOST_TEST(r.ok());
+    BOOST_TEST(summaries == 2u);
 }
