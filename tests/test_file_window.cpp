@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -602,4 +603,53 @@ BOOST_AUTO_TEST_CASE(crash_before_the_write_out_keeps_the_next_window_readable) 
             BOOST_TEST(c.scan.stop > file.size() - window);
         }
     }
+}
+
+// Review finding 5: double buffering, the window cannot advance at a flush (no space: here
+// the file size limit), so the trace goes on through write(2); the other buffer is empty at
+// the drain, so its window is never flushed. close() returned early (no window mapped any
+// more) and left the file at its grown size, zeros after the valid data.
+BOOST_AUTO_TEST_CASE(close_truncates_after_a_fallback_with_an_empty_other_buffer) {
+    const std::string path = temp_path("fallback_close");
+    const pid_t child = ::fork();
+    BOOST_REQUIRE(child >= 0);
+    if (child == 0) {
+        const int fd = open_trace(path);
+        if (fd < 0) ::_exit(3);
+        constexpr std::size_t bytes = 256 * 1024;
+        // The constructor grows the file to `bytes`; the first flush's growth fails.
+        ::signal(SIGXFSZ, SIG_IGN);
+        const rlimit limit{bytes + 4096, bytes + 4096};
+        if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(4);
+        file_window win(fd, bytes, buffering::double_buffer, max_record);
+        if (!win.mapped()) ::_exit(5);
+        trace_buffer<traits, file_window_sink> buf(win.memory(), win.bytes(), win.sink(), win.mode(),
+                                                   memory_contents::zeroed);
+        record_writer<decltype(buf)> w(buf);
+        if (w.register_thread() != errc::ok) ::_exit(6);
+        std::vector<unsigned char> payload(max_record);
+        for (std::uint32_t seq = 0; seq < 100; ++seq) {
+            const std::size_t n = make_payload(payload.data(), 0, seq, 40);
+            if (w.write_record(stress_tag, payload.data(), n) != errc::ok) ::_exit(7);
+        }
+        (void)w.flush(); // the window cannot advance: sink_failed, and write(2) from now on
+        if (win.mapped()) ::_exit(8);
+        w.unregister_thread();
+        const errc drained = buf.drain();
+        if (drained != errc::ok && drained != errc::sink_failed) ::_exit(9);
+        if (win.close() != 0) ::_exit(10);
+        struct stat st;
+        if (::fstat(fd, &st) != 0) ::_exit(11);
+        ::_exit(static_cast<std::uint64_t>(st.st_size) == win.valid_end() ? 0 : 12);
+    }
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(child, &status, 0) == child);
+    BOOST_TEST(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 0);
+    file_check c;
+    c.read(read_file(path), 1);
+    ::unlink(path.c_str());
+    BOOST_TEST(c.first_failure == "");
+    BOOST_TEST(c.scan.fault == record_fault::none); // no zero tail
+    BOOST_TEST(c.next_seq[0] == 100u);
 }

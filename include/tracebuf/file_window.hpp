@@ -152,8 +152,13 @@ public:
     /// end of valid data (cutting the current window's zero tail and the spare window),
     /// leaves the file offset there, and with sync_each_flush syncs. Returns 0 or an errno.
     /// The memory stays mapped until destruction.
+    /// After a fallback (no space) the file is cut too: with double buffering the other
+    /// buffer's window may never have been flushed (empty at the drain), and the file still
+    /// holds the zeros it was grown with.
     int close() noexcept {
-        if (!mapped_) return 0;
+        if (!ever_mapped_) return 0; // write(2) from the start: nothing to cut
+        ever_mapped_ = false;
+        still_mapped_[0] = still_mapped_[1] = false;
         int err = 0;
         if (::ftruncate(fd_, static_cast<off_t>(valid_end_)) != 0) err = errno;
         if (::lseek(fd_, static_cast<off_t>(valid_end_), SEEK_SET) < 0 && err == 0) err = errno;
@@ -251,6 +256,7 @@ private:
         offset_[1] = start + window_bytes_;
         valid_end_ = start;
         mapped_ = true;
+        ever_mapped_ = true;
         return nullptr;
     }
 
@@ -355,6 +361,7 @@ private:
     const char* fallback_reason_ = nullptr;
     int error_ = 0;
     bool mapped_ = false;
+    bool ever_mapped_ = false; // the file was grown for a window: close() cuts it
     bool still_mapped_[2] = {false, false}; // after a fallback: a window the producers still fill
 };
 
