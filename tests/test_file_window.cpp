@@ -653,3 +653,43 @@ BOOST_AUTO_TEST_CASE(close_truncates_after_a_fallback_with_an_empty_other_buffer
     BOOST_TEST(c.scan.fault == record_fault::none); // no zero tail
     BOOST_TEST(c.next_seq[0] == 100u);
 }
+
+// Review finding 6: continuing a file whose size is not a page multiple pads it to the page
+// from a stack array that was not initialised: the padding's payload was stack bytes, in the
+// trace file. It is zeros now.
+namespace {
+__attribute__((noinline)) void dirty_the_stack() {
+    volatile unsigned char junk[16384];
+    for (std::size_t i = 0; i < sizeof junk; ++i) junk[i] = 0xa5;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(continuing_a_file_pads_it_with_zeros) {
+    const std::string path = temp_path("continue_pad");
+    const int fd = open_trace(path);
+    BOOST_REQUIRE(fd >= 0);
+    unsigned char rec[16] = {};
+    put_record(rec, stress_tag, "abcdefghijk", 12); // 16 bytes
+    BOOST_REQUIRE(::write(fd, rec, sizeof rec) == 16);
+    dirty_the_stack();
+    std::uint64_t start = 0;
+    {
+        file_window win(fd, 256 * 1024, buffering::single, max_record);
+        BOOST_REQUIRE(win.mapped());
+        start = win.valid_end();
+        BOOST_TEST(win.close() == 0);
+    }
+    ::close(fd);
+    const std::vector<unsigned char> file = read_file(path);
+    ::unlink(path.c_str());
+    BOOST_REQUIRE(start > 16u);
+    BOOST_REQUIRE(file.size() == start);
+    std::size_t nonzero = 0;
+    const scan_result r = scan_records(file.data(), file.size(), max_record,
+        [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t) {
+            if (tag != tags::padding) return;
+            for (std::size_t i = 0; i < n; ++i) nonzero += payload[i] != 0;
+        });
+    BOOST_TEST(r.ok());
+    BOOST_TEST(nonzero == 0u);
+}

@@ -237,7 +237,7 @@ private:
         std::uint64_t start = static_cast<std::uint64_t>(st.st_size);
         if (start % record_alignment != 0) return "the file's size is not a multiple of 8";
         if (start % page_ != 0) { // continue after the file's records, at a page boundary
-            unsigned char pad[8192];
+            unsigned char pad[8192] = {}; // zeros: the padding's payload goes into the file
             const std::size_t n = static_cast<std::size_t>(page_ - start % page_);
             if (n > sizeof pad) return "the page size is too large to pad to";
             write_padding(pad, n, max_record_size_);
