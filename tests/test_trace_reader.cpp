@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_CASE(chunk_checker_finds_nested_out_of_sequence_and_cut_chunks) 
 // Review finding 4: the SUMMARY was written header first (reserve_record), so a tracer killed
 // while writing it at exit left a header over torn counts that --verify read as complete.
 // write_summary now stores each record's header after its payload: while an entry is being
-// written, the record's header word is still zero.
+// written, the record's header word has no tag yet (it holds a reservation mark).
 BOOST_AUTO_TEST_CASE(write_summary_stores_each_header_after_its_payload) {
     namespace mt = tracebuf::memtrace;
     std::vector<unsigned char> arena(64 * 1024, 0);
@@ -187,9 +187,9 @@ BOOST_AUTO_TEST_CASE(write_summary_stores_each_header_after_its_payload) {
         },
         total,
         [&](std::uint32_t i) {
-            std::uint32_t word;
-            std::memcpy(&word, current, sizeof word);
-            if (word != 0) header_seen_early = true;
+            std::uint16_t tag; // 0 until the header is stored (a reservation mark at most)
+            std::memcpy(&tag, current, sizeof tag);
+            if (tag != 0) header_seen_early = true;
             return mt::summary_entry{i, 100 + i, 7};
         });
     BOOST_TEST(ok);

@@ -59,12 +59,6 @@
 #include <tracebuf/record.hpp>
 #include <tracebuf/sink_fd.hpp>
 
-// A test's crash point (tests/test_file_window.cpp defines it to kill the process at one
-// step of an in-place rewrite); nothing otherwise.
-#ifndef TRACEBUF_FILE_WINDOW_CRASH_POINT
-#define TRACEBUF_FILE_WINDOW_CRASH_POINT(step) ((void)0)
-#endif
-
 namespace tracebuf {
 
 /// The largest window: below 4 GiB, so that the skip record of an in-place rewrite
@@ -205,12 +199,12 @@ private:
             const std::uint32_t distance = static_cast<std::uint32_t>(window_bytes_);
             __builtin_memcpy(window + record_header_size, &distance, sizeof distance);
             commit_record_header(window, tags::skip, sizeof distance);
-            TRACEBUF_FILE_WINDOW_CRASH_POINT(1);
+            TRACEBUF_CRASH_POINT(1);
             // The merged copy's stores stay after the skip record's header store: a release
             // store orders the stores before it, not those after it (for the compiler).
             __atomic_signal_fence(__ATOMIC_SEQ_CST);
             if (m != 0) __builtin_memcpy(window + record_alignment, merged, m);
-            TRACEBUF_FILE_WINDOW_CRASH_POINT(2);
+            TRACEBUF_CRASH_POINT(2);
         } else {
             __builtin_memcpy(window, merged, m);
         }
@@ -223,9 +217,9 @@ private:
             // release store orders them for the CPU).
             __atomic_signal_fence(__ATOMIC_SEQ_CST);
         }
-        TRACEBUF_FILE_WINDOW_CRASH_POINT(3);
+        TRACEBUF_CRASH_POINT(3);
         if (with_skip) commit_record_header(window, tags::padding, sizeof(std::uint32_t));
-        TRACEBUF_FILE_WINDOW_CRASH_POINT(4);
+        TRACEBUF_CRASH_POINT(4);
         return advance(window, end);
     }
 

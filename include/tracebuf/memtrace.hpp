@@ -169,6 +169,7 @@ bool write_summary(Reserve&& reserve, std::uint32_t total, EntryAt&& entry_at) n
         const std::size_t payload_size = sizeof(summary_header) + n * sizeof(summary_entry);
         unsigned char* record = static_cast<unsigned char*>(reserve(record_footprint(payload_size)));
         if (record == nullptr) return false;
+        mark_reserved(record, record_footprint(payload_size)); // as trace_buffer::write_record
         unsigned char* at = record + record_header_size;
         const summary_header h{n, total};
         __builtin_memcpy(at, &h, sizeof h);

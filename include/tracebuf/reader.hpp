@@ -107,8 +107,10 @@ struct trace_scan_result {
 /// hole (tag 0) inside a chunk (tags::chunk, tags::ordered_chunk)
 /// is where the chunk's thread stopped writing: the rest of the chunk is skipped and reading
 /// goes on after it. In a chunk-mode trace (once a chunk was read), a hole outside any chunk
-/// is a claim nobody touched (chunk_writer marks each chunk first): it is all zeros, and
-/// reading goes on at the next non-zero word if that is a mark or a chunk header. Any other
+/// is a claim nobody touched (every claim the library writes - a chunk, a write_record - is
+/// marked first): it is all zeros, and reading goes on at the next non-zero word if that is
+/// a mark or a chunk header. A host's claim stored into without a mark breaks that premise
+/// (docs/host-contract.md). Any other
 /// hole has no known length - it may be a record
 /// whose payload was written and whose header was not - so reading stops there; so it does
 /// at any other fault. A tags::skip record (a window the writer was rewriting when it died)

@@ -14,6 +14,13 @@
 
 #include <tracebuf/detail/config.hpp>
 
+// A test's crash point: tests/test_file_window.cpp defines it to kill the process at one step
+// of a crash-consistent write (1-4: file_window's in-place rewrite; 10: trace_buffer's
+// write_record between the payload and the header). Nothing otherwise.
+#ifndef TRACEBUF_CRASH_POINT
+#define TRACEBUF_CRASH_POINT(step) ((void)0)
+#endif
+
 namespace tracebuf {
 
 inline constexpr std::size_t record_alignment = 8;
