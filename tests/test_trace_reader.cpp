@@ -202,3 +202,39 @@ BOOST_AUTO_TEST_CASE(write_summary_stores_each_header_after_its_payload) {
     BOOST_TEST(r.ok());
     BOOST_TEST(summaries == 2u);
 }
+
+// Review finding 9: an ordered trace's merged windows hold no chunk, so scan_trace did not know
+// the trace was chunked and stopped at an untouched claim in the window current at the death
+// (a parked thread's chunk, released and not yet marked), with whole chunks behind it.
+// scan_options::claims_marked tells it that every claim was marked first.
+BOOST_AUTO_TEST_CASE(scan_trace_resumes_after_an_untouched_claim_when_claims_are_marked) {
+    using namespace tracebuf;
+    std::vector<unsigned char> t(3 * 4096, 0);
+    unsigned char* p = t.data();
+    std::size_t at = 0;
+    const unsigned char payload[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    for (int i = 0; i < 3; ++i) // a merged window: records only, padded
+        at = static_cast<std::size_t>(static_cast<unsigned char*>(put_record(p + at, 0x4d41, payload, 12)) - p);
+    write_padding(p + at, 4096 - at, 4096);
+    mark_reserved(p + 4096, 1024); // the flusher's own chunk, marked, not written yet
+    // [5120, 6144): a parked thread's chunk, released, not marked yet: zeros
+    const chunk_header h{7, 1, 2048, 0}; // [6144, 8192): another thread's whole chunk
+    put_record(p + 6144, tags::ordered_chunk, &h, sizeof h);
+    std::size_t c = 6144 + chunk_header_footprint;
+    for (int i = 0; i < 5; ++i)
+        c = static_cast<std::size_t>(static_cast<unsigned char*>(put_record(p + c, 0x4d41, payload, 12)) - p);
+    write_padding(p + c, 8192 - c, 4096);
+    auto count = [](std::size_t& n) {
+        return [&n](std::uint16_t tag, const unsigned char*, std::size_t, std::size_t) { n += tag == 0x4d41; };
+    };
+    std::size_t plain = 0, marked = 0;
+    const trace_scan_result a = scan_trace(p, t.size(), 4096, count(plain));
+    BOOST_TEST(plain == 3u); // stops at the untouched claim: no chunk seen yet
+    BOOST_TEST(a.stop == 5120u);
+    const trace_scan_result b = scan_trace(p, t.size(), 4096, count(marked), scan_options{true});
+    BOOST_TEST(marked == 8u);
+    BOOST_TEST(b.zero_claims == 1u);
+    BOOST_TEST(b.first_zero_claim == 5120u);
+    BOOST_TEST(b.zero_tail);
+    BOOST_TEST(b.read_everything());
+}

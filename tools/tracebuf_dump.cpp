@@ -1,6 +1,6 @@
 // tracebuf-dump: validates a trace file and prints statistics, or exports it for memtrace.
 //
-//   tracebuf-dump [--verify] [--strict] [--recover] [--max-record=N] FILE
+//   tracebuf-dump [--verify] [--strict] [--recover] [--claims-marked] [--max-record=N] FILE
 //   tracebuf-dump --export-memtrace=OUT [--thread=SERIAL] [--max-record=N] FILE
 //
 // Walks every record: tag non-zero, length in [4, N] (default 4096), inside the file.
@@ -15,6 +15,9 @@
 // its exit; N records". A zero tail (space the writer had not reached) is reported, and
 // --recover cuts the file after the last whole record. A trace with a SUMMARY must have no
 // hole and nothing unread. Any other bad record makes the trace invalid.
+// --claims-marked: every claim was marked before it was written (a trace of the library's
+// writers only - chunk or ordered mode, or write_record - no JIT's inline records): the walk
+// resumes after an untouched claim anywhere (tracebuf::scan_options); an ordered trace needs it.
 // --strict reads as before crash consistency: every byte must belong to a record; a hole is
 // skipped (zero words) so that the rest can still be counted, and makes the trace invalid.
 // With --verify (traces of the tracers, tracebuf/memtrace.hpp): every record's thread slot
@@ -101,7 +104,7 @@ struct dump {
 };
 
 int usage() {
-    std::fprintf(stderr, "usage: tracebuf-dump [--verify] [--strict] [--recover] [--max-record=N] FILE\n"
+    std::fprintf(stderr, "usage: tracebuf-dump [--verify] [--strict] [--recover] [--claims-marked] [--max-record=N] FILE\n"
                          "       tracebuf-dump --export-memtrace=OUT [--thread=SERIAL] [--max-record=N] FILE\n");
     return 2;
 }
@@ -266,13 +269,15 @@ void walk_strict(const unsigned char* data, std::uint64_t size, std::size_t max_
 // The default: a trace that may have ended abnormally (tracebuf::scan_trace, and
 // docs/reading-traces.md): every record it reads is whole; it skips the holes whose end is
 // known and stops at the first other one, or at a bad record.
-void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record, bool verify, dump& d) {
+void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record, bool verify, bool claims_marked,
+          dump& d) {
     d.scan = tracebuf::scan_trace(data, static_cast<std::size_t>(size), max_record,
                                   [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
                                       if (offset > d.expected) d.gaps.emplace_back(d.expected, offset);
                                       d.expected = offset + tracebuf::record_footprint(n);
                                       visit_record(d, verify, tag, payload, n, offset);
-                                  });
+                                  },
+                                  tracebuf::scan_options{claims_marked});
     if (d.expected < d.scan.stop) d.gaps.emplace_back(d.expected, d.scan.stop);
     d.records = d.scan.records;
     d.holes = d.scan.chunk_holes + d.scan.marked_holes + d.scan.zero_claims;
@@ -441,7 +446,7 @@ int export_memtrace(const char* path, const std::string& out_path, const tracebu
 
 int main(int argc, char** argv) {
     std::size_t max_record = 4096;
-    bool verify = false, strict = false, recover = false;
+    bool verify = false, strict = false, recover = false, claims_marked = false;
     const char* path = nullptr;
     const char* export_path = nullptr;
     tracebuf_tools::export_options export_options;
@@ -452,6 +457,8 @@ int main(int argc, char** argv) {
             strict = true;
         } else if (std::strcmp(argv[i], "--recover") == 0) {
             recover = true;
+        } else if (std::strcmp(argv[i], "--claims-marked") == 0) {
+            claims_marked = true;
         } else if (std::strncmp(argv[i], "--export-memtrace=", 18) == 0) {
             export_path = argv[i] + 18;
             if (*export_path == '\0') return usage();
@@ -476,12 +483,12 @@ int main(int argc, char** argv) {
     }
     if (path == nullptr) return usage();
     if (export_path != nullptr) {
-        if (verify || strict || recover) return usage();
+        if (verify || strict || recover || claims_marked) return usage();
         export_options.max_record = max_record;
         return export_memtrace(path, export_path, export_options);
     }
     if (export_options.one_thread) return usage(); // --thread selects what to export
-    if (strict && recover) return usage();
+    if (strict && (recover || claims_marked)) return usage();
 
     const int fd = ::open(path, O_RDONLY);
     if (fd < 0) {
@@ -507,7 +514,7 @@ int main(int argc, char** argv) {
 
     dump d;
     if (strict) walk_strict(data, size, max_record, verify, d);
-    else walk(data, size, max_record, verify, d);
+    else walk(data, size, max_record, verify, claims_marked, d);
 
     std::printf("file: %s (%" PRIu64 " bytes)\n", path, size);
     std::printf("records: %" PRIu64 "\n", d.records);

@@ -116,13 +116,26 @@ struct trace_scan_result {
 /// at any other fault. A tags::skip record (a window the writer was rewriting when it died)
 /// is followed to the record it names. `stop`, `fault` and `zero_tail` say where and whether anything but
 /// zeros was left unread.
+/// What the caller of scan_trace knows about the trace.
+struct scan_options {
+    /// Every claim in the trace was marked before anything was stored in it: a trace written
+    /// only through the library's writers (chunk_writer, ordered_writer, write_record), with
+    /// no host storing into claims of its own unmarked (a JIT's inline records). Then an
+    /// unmarked hole anywhere is a claim nobody touched, and reading resumes after it from
+    /// the start - not only once a chunk was read. An ordered trace needs it: its merged
+    /// windows hold no chunk, so without it an untouched claim in the window current at the
+    /// death stops the reader even when whole chunks follow.
+    bool claims_marked = false;
+};
+
 template <class Visitor>
-trace_scan_result scan_trace(const void* data, std::size_t size, std::size_t max_record_size, Visitor&& visit) {
+trace_scan_result scan_trace(const void* data, std::size_t size, std::size_t max_record_size, Visitor&& visit,
+                             scan_options options = {}) {
     const unsigned char* bytes = static_cast<const unsigned char*>(data);
     trace_scan_result r;
     std::size_t at = 0;
     std::size_t chunk_end = 0; // end of the chunk that covers `at`, if any
-    bool seen_chunk = false;   // a chunk-mode trace
+    bool seen_chunk = options.claims_marked; // a chunk-mode trace, or one whose claims are all marked
     while (at < size) {
         if (size - at < record_header_size) {
             r.fault = record_fault::truncated;
