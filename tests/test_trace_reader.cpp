@@ -210,7 +210,7 @@ BOOST_AUTO_TEST_CASE(dump_walk_reads_no_byte_past_a_hole_at_the_end) {
         BOOST_TEST(d.holes == 1u);
         BOOST_TEST(d.hole_bytes == 9u);
         tracebuf_tools::dump crashed;
-        tracebuf_tools::walk(b.data(), 9, 4096, true, crashed);
+        tracebuf_tools::walk(b.data(), 9, 4096, true, false, crashed);
         BOOST_TEST(crashed.scan.stop <= 9u);
     }
     {
@@ -224,4 +224,74 @@ BOOST_AUTO_TEST_CASE(dump_walk_reads_no_byte_past_a_hole_at_the_end) {
         BOOST_TEST((d.fault == tracebuf::record_fault::truncated));
         BOOST_TEST(d.hole_bytes == 8u);
     }
+
+// Review finding 4: the SUMMARY was written header first (reserve_record), so a tracer killed
+// while writing it at exit left a header over torn counts that --verify read as complete.
+// write_summary now stores each record's header after its payload: while an entry is being
+// written, the record's header word has no tag yet (it holds a reservation mark).
+BOOST_AUTO_TEST_CASE(write_summary_stores_each_header_after_its_payload) {
+    namespace mt = tracebuf::memtrace;
+    std::vector<unsigned char> arena(64 * 1024, 0);
+    std::size_t used = 0;
+    unsigned char* current = nullptr;
+    bool header_seen_early = false;
+    const std::uint32_t total = mt::summary_entries_per_record + 3; // two records
+    const bool ok = mt::write_summary(
+        [&](std::size_t n) -> unsigned char* {
+            current = arena.data() + used;
+            used += n;
+            return current;
+        },
+        total,
+        [&](std::uint32_t i) {
+            std::uint16_t tag; // 0 until the header is stored (a reservation mark at most)
+            std::memcpy(&tag, current, sizeof tag);
+            if (tag != 0) header_seen_early = true;
+            return mt::summary_entry{i, 100 + i, 7};
+        });
+    BOOST_TEST(ok);
+    BOOST_TEST(!header_seen_early);
+    std::size_t summaries = 0;
+    const tracebuf::scan_result r = tracebuf::scan_records(
+        arena.data(), used, 0xffff, [&](std::uint16_t tag, const unsigned char*, std::size_t, std::size_t) {
+            if (tag == mt::summary) ++summaries;
+        });
+    BOOST_TEST(r.ok());
+    BOOST_TEST(summaries == 2u);
+}
+
+// Review finding 9: an ordered trace's merged windows hold no chunk, so scan_trace did not know
+// the trace was chunked and stopped at an untouched claim in the window current at the death
+// (a parked thread's chunk, released and not yet marked), with whole chunks behind it.
+// scan_options::claims_marked tells it that every claim was marked first.
+BOOST_AUTO_TEST_CASE(scan_trace_resumes_after_an_untouched_claim_when_claims_are_marked) {
+    using namespace tracebuf;
+    std::vector<unsigned char> t(3 * 4096, 0);
+    unsigned char* p = t.data();
+    std::size_t at = 0;
+    const unsigned char payload[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    for (int i = 0; i < 3; ++i) // a merged window: records only, padded
+        at = static_cast<std::size_t>(static_cast<unsigned char*>(put_record(p + at, 0x4d41, payload, 12)) - p);
+    write_padding(p + at, 4096 - at, 4096);
+    mark_reserved(p + 4096, 1024); // the flusher's own chunk, marked, not written yet
+    // [5120, 6144): a parked thread's chunk, released, not marked yet: zeros
+    const chunk_header h{7, 1, 2048, 0}; // [6144, 8192): another thread's whole chunk
+    put_record(p + 6144, tags::ordered_chunk, &h, sizeof h);
+    std::size_t c = 6144 + chunk_header_footprint;
+    for (int i = 0; i < 5; ++i)
+        c = static_cast<std::size_t>(static_cast<unsigned char*>(put_record(p + c, 0x4d41, payload, 12)) - p);
+    write_padding(p + c, 8192 - c, 4096);
+    auto count = [](std::size_t& n) {
+        return [&n](std::uint16_t tag, const unsigned char*, std::size_t, std::size_t) { n += tag == 0x4d41; };
+    };
+    std::size_t plain = 0, marked = 0;
+    const trace_scan_result a = scan_trace(p, t.size(), 4096, count(plain));
+    BOOST_TEST(plain == 3u); // stops at the untouched claim: no chunk seen yet
+    BOOST_TEST(a.stop == 5120u);
+    const trace_scan_result b = scan_trace(p, t.size(), 4096, count(marked), scan_options{true});
+    BOOST_TEST(marked == 8u);
+    BOOST_TEST(b.zero_claims == 1u);
+    BOOST_TEST(b.first_zero_claim == 5120u);
+    BOOST_TEST(b.zero_tail);
+    BOOST_TEST(b.read_everything());
 }

@@ -225,13 +225,15 @@ inline void walk_strict(const unsigned char* data, std::uint64_t size, std::size
 // The default: a trace that may have ended abnormally (tracebuf::scan_trace, and
 // docs/reading-traces.md): every record it reads is whole; it skips the holes whose end is
 // known and stops at the first other one, or at a bad record.
-inline void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record, bool verify, dump& d) {
+inline void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record, bool verify, bool claims_marked,
+                 dump& d) {
     d.scan = tracebuf::scan_trace(data, static_cast<std::size_t>(size), max_record,
                                   [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
                                       if (offset > d.expected) d.gaps.emplace_back(d.expected, offset);
                                       d.expected = offset + tracebuf::record_footprint(n);
                                       visit_record(d, verify, tag, payload, n, offset);
-                                  });
+                                  },
+                                  tracebuf::scan_options{claims_marked});
     if (d.expected < d.scan.stop) d.gaps.emplace_back(d.expected, d.scan.stop);
     d.records = d.scan.records;
     d.holes = d.scan.chunk_holes + d.scan.marked_holes + d.scan.zero_claims;

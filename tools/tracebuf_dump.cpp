@@ -1,6 +1,6 @@
 // tracebuf-dump: validates a trace file and prints statistics, or exports it for memtrace.
 //
-//   tracebuf-dump [--verify] [--strict] [--recover] [--max-record=N] FILE
+//   tracebuf-dump [--verify] [--strict] [--recover] [--claims-marked] [--max-record=N] FILE
 //   tracebuf-dump --export-memtrace=OUT [--thread=SERIAL] [--max-record=N] FILE
 //
 // Walks every record: tag non-zero, length in [4, N] (default 4096), inside the file.
@@ -15,6 +15,9 @@
 // its exit; N records". A zero tail (space the writer had not reached) is reported, and
 // --recover cuts the file after the last whole record. A trace with a SUMMARY must have no
 // hole and nothing unread. Any other bad record makes the trace invalid.
+// --claims-marked: every claim was marked before it was written (a trace of the library's
+// writers only - chunk or ordered mode, or write_record - no JIT's inline records): the walk
+// resumes after an untouched claim anywhere (tracebuf::scan_options); an ordered trace needs it.
 // --strict reads as before crash consistency: every byte must belong to a record; a hole is
 // skipped (zero words) so that the rest can still be counted, and makes the trace invalid.
 // With --verify (traces of the tracers, tracebuf/memtrace.hpp): every record's thread slot
@@ -70,7 +73,7 @@ using tracebuf_tools::walk;
 using tracebuf_tools::walk_strict;
 
 int usage() {
-    std::fprintf(stderr, "usage: tracebuf-dump [--verify] [--strict] [--recover] [--max-record=N] FILE\n"
+    std::fprintf(stderr, "usage: tracebuf-dump [--verify] [--strict] [--recover] [--claims-marked] [--max-record=N] FILE\n"
                          "       tracebuf-dump --export-memtrace=OUT [--thread=SERIAL] [--max-record=N] FILE\n");
     return 2;
 }
@@ -226,7 +229,7 @@ int export_memtrace(const char* path, const std::string& out_path, const tracebu
 
 int main(int argc, char** argv) {
     std::size_t max_record = 4096;
-    bool verify = false, strict = false, recover = false;
+    bool verify = false, strict = false, recover = false, claims_marked = false;
     const char* path = nullptr;
     const char* export_path = nullptr;
     tracebuf_tools::export_options export_options;
@@ -237,6 +240,8 @@ int main(int argc, char** argv) {
             strict = true;
         } else if (std::strcmp(argv[i], "--recover") == 0) {
             recover = true;
+        } else if (std::strcmp(argv[i], "--claims-marked") == 0) {
+            claims_marked = true;
         } else if (std::strncmp(argv[i], "--export-memtrace=", 18) == 0) {
             export_path = argv[i] + 18;
             if (*export_path == '\0') return usage();
@@ -261,12 +266,12 @@ int main(int argc, char** argv) {
     }
     if (path == nullptr) return usage();
     if (export_path != nullptr) {
-        if (verify || strict || recover) return usage();
+        if (verify || strict || recover || claims_marked) return usage();
         export_options.max_record = max_record;
         return export_memtrace(path, export_path, export_options);
     }
     if (export_options.one_thread) return usage(); // --thread selects what to export
-    if (strict && recover) return usage();
+    if (strict && (recover || claims_marked)) return usage();
 
     const int fd = ::open(path, O_RDONLY);
     if (fd < 0) {
@@ -292,7 +297,7 @@ int main(int argc, char** argv) {
 
     dump d;
     if (strict) walk_strict(data, size, max_record, verify, d);
-    else walk(data, size, max_record, verify, d);
+    else walk(data, size, max_record, verify, claims_marked, d);
 
     std::printf("file: %s (%" PRIu64 " bytes)\n", path, size);
     std::printf("records: %" PRIu64 "\n", d.records);

@@ -394,7 +394,7 @@ struct tracer {
         std::uint64_t records = 0;
         if (summary_writer.register_thread() == tracebuf::errc::ok) {
             mt::write_summary(
-                [&](std::uint16_t tag, std::size_t n) { return summary_writer.reserve_record(tag, n); },
+                [&](std::size_t n) { return summary_writer.reserve(n); },
                 static_cast<std::uint32_t>(threads.size()), [](std::uint32_t i) {
                     const thread_state& t = threads[i];
                     return mt::summary_entry{t.serial, t.tid, t.records};

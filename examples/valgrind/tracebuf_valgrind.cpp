@@ -436,7 +436,7 @@ void fini(Int) {
     if (buf->register_thread(writer) == tracebuf::errc::ok) {
         ULong records = 0;
         for (UInt k = 0; k < serial_count; ++k) records += serials[k].records;
-        mt::write_summary([&](std::uint16_t tag, std::size_t n) { return buf->reserve_record(writer, tag, n); },
+        mt::write_summary([&](std::size_t n) { return buf->reserve(writer, n); },
                           serial_count,
                           [](UInt k) { return mt::summary_entry{k, serials[k].lwp, serials[k].records}; });
         buf->unregister_thread(writer);

@@ -61,6 +61,10 @@
 
 namespace tracebuf {
 
+/// The largest window: below 4 GiB, so that the skip record of an in-place rewrite
+/// (tags::skip, a u32 distance) can jump over a whole window. Larger buffers are cut to it.
+inline constexpr std::uint64_t file_window_max_bytes = 0xffffffffu;
+
 struct file_window_options {
     /// fdatasync after every flush (and at close): the flushed windows survive a crash of the
     /// machine too. Costs a disk write per flush.
@@ -93,7 +97,8 @@ public:
     /// A window over `fd` (opened for reading and writing), starting at the file's current
     /// size (rounded up to a page with padding records; a size that is not a multiple of 8
     /// cannot be continued, and falls back). `bytes`: the trace buffer's memory, split in two
-    /// windows with buffering::double_buffer; each is rounded down to whole pages.
+    /// windows with buffering::double_buffer; each is cut to file_window_max_bytes and
+    /// rounded down to whole pages (bytes() says what is used).
     /// `max_record_size`: the trace's (Traits::max_record_size), for the padding records.
     /// The descriptor is not owned.
     file_window(int fd, std::size_t bytes, buffering mode, std::size_t max_record_size = 4096,
@@ -103,7 +108,9 @@ public:
         const long page = ::sysconf(_SC_PAGESIZE);
         page_ = page > 0 ? static_cast<std::size_t>(page) : 4096;
         const std::size_t buffers = mode == buffering::double_buffer ? 2 : 1;
-        window_bytes_ = bytes / buffers / page_ * page_;
+        std::size_t per_buffer = bytes / buffers;
+        if (per_buffer > file_window_max_bytes) per_buffer = static_cast<std::size_t>(file_window_max_bytes);
+        window_bytes_ = per_buffer / page_ * page_;
         total_ = window_bytes_ * buffers;
         if (window_bytes_ == 0) {
             error_ = EINVAL;
@@ -142,8 +149,13 @@ public:
     /// end of valid data (cutting the current window's zero tail and the spare window),
     /// leaves the file offset there, and with sync_each_flush syncs. Returns 0 or an errno.
     /// The memory stays mapped until destruction.
+    /// After a fallback (no space) the file is cut too: with double buffering the other
+    /// buffer's window may never have been flushed (empty at the drain), and the file still
+    /// holds the zeros it was grown with.
     int close() noexcept {
-        if (!mapped_ && !still_mapped_[0] && !still_mapped_[1]) return 0; // write(2) kept it exact
+        if (!ever_mapped_) return 0; // write(2) from the start: nothing to cut
+        ever_mapped_ = false;
+        still_mapped_[0] = still_mapped_[1] = false;
         int err = 0;
         if (::ftruncate(fd_, static_cast<off_t>(valid_end_)) != 0) err = errno;
         if (::lseek(fd_, static_cast<off_t>(valid_end_), SEEK_SET) < 0 && err == 0) err = errno;
@@ -161,10 +173,20 @@ private:
     //   1. a tags::skip record over the window's first 8 bytes names the next window, so a
     //      reader that finds the rewrite unfinished skips this window (its records belong
     //      to a flush that did not complete) and reads on in the current one;
-    //   2. the merged records go to [8, 8 + m), padding after them;
-    //   3. the skip record becomes 8 bytes of padding: the window reads merged.
-    // When the merge saved fewer than 8 bytes (a window with no chunk), the merged records
-    // are written from 0, without the skip: a crash in the middle could tear that window.
+    //   2. the merged records go to [8, 8 + m);
+    //   3. the rest of the window, [align(8 + m), W), which still holds raw chunks, is
+    //      covered: with padding records (double buffering: the whole window, as advance
+    //      pads it), or with zeros (single buffering: the next window starts at the page
+    //      after the merged records and must find zeros there);
+    //   4. the skip record becomes 8 bytes of padding: the window reads merged.
+    // Each step's stores are in the file before the next step's (commit_record_header's
+    // release for the compiler and the CPU; a signal fence after the memset and memcpy, which
+    // a killed process needs only for the compiler). Step 3 must come before step 4: a
+    // process killed between the two would otherwise leave a merged window followed by raw
+    // chunks, read twice, or a stop. When the merge saved fewer than 8 bytes (a window with
+    // no chunk), the merged records are written from 0, without the skip: a crash in the
+    // middle could tear that window. A window is below 4 GiB (the constructor), so the
+    // skip's u32 distance holds it.
     int replace_and_advance(const unsigned char* data, std::size_t size, const unsigned char* merged,
                             std::size_t m) noexcept {
         if (!mapped_ && !still_mapped_[data == base_ ? 0 : 1]) {
@@ -172,21 +194,35 @@ private:
             if (err == 0) valid_end_ += m;
             return err;
         }
-        (void)size;
         unsigned char* window = base_ + (data == base_ ? 0 : 1) * window_bytes_;
-        std::size_t used = m;
-        if (m + record_alignment <= window_bytes_) {
-            const std::uint32_t distance = static_cast<std::uint32_t>(
-                window_bytes_ <= 0xffffffffu ? window_bytes_ : 0);
+        const bool with_skip = m + record_alignment <= window_bytes_;
+        const std::size_t used = with_skip ? m + record_alignment : m;
+        const std::size_t end = align_up(used);
+        if (with_skip) {
+            const std::uint32_t distance = static_cast<std::uint32_t>(window_bytes_);
             __builtin_memcpy(window + record_header_size, &distance, sizeof distance);
             commit_record_header(window, tags::skip, sizeof distance);
+            TRACEBUF_CRASH_POINT(1);
+            // The merged copy's stores stay after the skip record's header store: a release
+            // store orders the stores before it, not those after it (for the compiler).
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);
             if (m != 0) __builtin_memcpy(window + record_alignment, merged, m);
-            used = m + record_alignment;
+            TRACEBUF_CRASH_POINT(2);
         } else {
             __builtin_memcpy(window, merged, m);
         }
-        const std::size_t end = align_up(used);
-        if (used == m + record_alignment) commit_record_header(window, tags::padding, sizeof(std::uint32_t));
+        const std::size_t raw_end = size > end ? size : end; // raw chunks lie below it
+        if (mode_ == buffering::double_buffer) {
+            if (end < window_bytes_) write_padding(window + end, window_bytes_ - end, max_record_size_);
+        } else if (raw_end > end) {
+            __builtin_memset(window + end, 0, raw_end - end);
+            // The zeros stay before the skip record's conversion below (for the compiler; the
+            // release store orders them for the CPU).
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        }
+        TRACEBUF_CRASH_POINT(3);
+        if (with_skip) commit_record_header(window, tags::padding, sizeof(std::uint32_t));
+        TRACEBUF_CRASH_POINT(4);
         return advance(window, end);
     }
 
@@ -198,7 +234,7 @@ private:
         std::uint64_t start = static_cast<std::uint64_t>(st.st_size);
         if (start % record_alignment != 0) return "the file's size is not a multiple of 8";
         if (start % page_ != 0) { // continue after the file's records, at a page boundary
-            unsigned char pad[8192];
+            unsigned char pad[8192] = {}; // zeros: the padding's payload goes into the file
             const std::size_t n = static_cast<std::size_t>(page_ - start % page_);
             if (n > sizeof pad) return "the page size is too large to pad to";
             write_padding(pad, n, max_record_size_);
@@ -217,6 +253,7 @@ private:
         offset_[1] = start + window_bytes_;
         valid_end_ = start;
         mapped_ = true;
+        ever_mapped_ = true;
         return nullptr;
     }
 
@@ -350,6 +387,7 @@ private:
     const char* fallback_reason_ = nullptr;
     int error_ = 0;
     bool mapped_ = false;
+    bool ever_mapped_ = false; // the file was grown for a window: close() cuts it
     bool still_mapped_[2] = {false, false}; // after a fallback: a window the producers still fill
 };
 

@@ -221,11 +221,26 @@ private:
                 write_padding(arena_.data() + offset, bytes, Traits::max_record_size);
             });
             // Double buffering writes the full buffer out after the release, inline before it.
-            const bool after_release = arena_.double_buffered();
+            // An empty flush (end == 0: a flush request, or a claim crossing at 0) does not
+            // swap: there is nothing to write out, and a swap the sink never hears of would
+            // break a sink that tracks which buffer is where (file_window: the empty buffer's
+            // window would never advance, and the other one's next window would be computed
+            // from a stale place, over records already flushed). It takes the single-buffer
+            // path, where write_out of an empty range does nothing.
+            const bool after_release = arena_.double_buffered() && end != 0;
             unsigned char* full = arena_.data();
             if (after_release) {
                 await_spare_buffer();
                 full = arena_.swap_buffers();
+                // A sink that leaves the buffer zeroed replaces its memory (the file window:
+                // the buffer is the trace file). Until the write-out pads it, the full
+                // buffer's tail [end, capacity) - less than one claim after a crossing - is
+                // zeros in the file, behind which the released threads write the next window:
+                // marked, a reader of a trace killed before the write-out skips it instead of
+                // stopping (I13). Few stores (one per reservation_mark_limit bytes), while the
+                // others are parked; no other sink pays them (its memset clears [0, end) only).
+                if (end < arena_.capacity() && detail::sink_leaves_zeroed(sink_))
+                    mark_tail(full + end, static_cast<std::size_t>(arena_.capacity() - end));
                 // relaxed: written while FLUSHING is set; the next flusher came online through
                 // the release below (or later), so it reads 1 or finish_write_out's 0.
                 write_out_pending_.store(1, atomics::relaxed);
@@ -266,6 +281,19 @@ private:
         // release: pairs with the acquire loads in await_spare_buffer and drain.
         write_out_pending_.store(0, atomics::release);
         Traits::wait::notify_all(write_out_pending_);
+    }
+
+    // Marks [at, at + bytes) (a multiple of 8) unwritten, in marks of at most
+    // reservation_mark_limit bytes. Relaxed stores (mark_reserved), before the release that
+    // readmits the parked threads: that release orders them before the next window's records
+    // for the compiler and the CPU.
+    static void mark_tail(unsigned char* at, std::size_t bytes) noexcept {
+        while (bytes != 0) {
+            const std::size_t n = bytes < reservation_mark_limit ? bytes : reservation_mark_limit;
+            mark_reserved(at, n);
+            at += n;
+            bytes -= n;
+        }
     }
 
     void write_out(unsigned char* data, std::uint64_t end) noexcept {

@@ -155,22 +155,29 @@ errc write_header(Buffer& buffer, std::uint16_t e_machine, const std::uint8_t (&
 }
 
 /// Writes the SUMMARY records of `total` threads: entry_at(i) returns the summary_entry of
-/// thread i; reserve_record(tag, payload_size) reserves one record in slot 0, writes its
-/// header and returns its payload, or nullptr. False if a reservation failed.
-template <class ReserveRecord, class EntryAt>
-bool write_summary(ReserveRecord&& reserve_record, std::uint32_t total, EntryAt&& entry_at) noexcept {
+/// thread i; reserve(bytes) reserves `bytes` (a multiple of 8) in slot 0 and returns them
+/// (trace_buffer::reserve, record_writer::reserve), or nullptr. Each record's payload is
+/// written first and its header last (commit_record_header), so a process killed while
+/// writing the summary (at exit) leaves each SUMMARY record whole or absent - never a header
+/// over torn counts that a reader would take for a complete trace. False if a reservation
+/// failed.
+template <class Reserve, class EntryAt>
+bool write_summary(Reserve&& reserve, std::uint32_t total, EntryAt&& entry_at) noexcept {
     std::uint32_t done = 0;
     do {
         const std::uint32_t n = total - done < summary_entries_per_record ? total - done : summary_entries_per_record;
-        unsigned char* at = static_cast<unsigned char*>(
-            reserve_record(summary, sizeof(summary_header) + n * sizeof(summary_entry)));
-        if (at == nullptr) return false;
+        const std::size_t payload_size = sizeof(summary_header) + n * sizeof(summary_entry);
+        unsigned char* record = static_cast<unsigned char*>(reserve(record_footprint(payload_size)));
+        if (record == nullptr) return false;
+        mark_reserved(record, record_footprint(payload_size)); // as trace_buffer::write_record
+        unsigned char* at = record + record_header_size;
         const summary_header h{n, total};
         __builtin_memcpy(at, &h, sizeof h);
         for (std::uint32_t i = 0; i < n; ++i) {
             const summary_entry e = entry_at(done + i);
             __builtin_memcpy(at + sizeof h + i * sizeof e, &e, sizeof e);
         }
+        commit_record_header(record, summary, payload_size);
         done += n;
     } while (done < total);
     return true;

@@ -107,20 +107,35 @@ struct trace_scan_result {
 /// hole (tag 0) inside a chunk (tags::chunk, tags::ordered_chunk)
 /// is where the chunk's thread stopped writing: the rest of the chunk is skipped and reading
 /// goes on after it. In a chunk-mode trace (once a chunk was read), a hole outside any chunk
-/// is a claim nobody touched (chunk_writer marks each chunk first): it is all zeros, and
-/// reading goes on at the next non-zero word if that is a mark or a chunk header. Any other
+/// is a claim nobody touched (every claim the library writes - a chunk, a write_record - is
+/// marked first): it is all zeros, and reading goes on at the next non-zero word if that is
+/// a mark or a chunk header. A host's claim stored into without a mark breaks that premise
+/// (docs/host-contract.md). Any other
 /// hole has no known length - it may be a record
 /// whose payload was written and whose header was not - so reading stops there; so it does
 /// at any other fault. A tags::skip record (a window the writer was rewriting when it died)
 /// is followed to the record it names. `stop`, `fault` and `zero_tail` say where and whether anything but
 /// zeros was left unread.
+/// What the caller of scan_trace knows about the trace.
+struct scan_options {
+    /// Every claim in the trace was marked before anything was stored in it: a trace written
+    /// only through the library's writers (chunk_writer, ordered_writer, write_record), with
+    /// no host storing into claims of its own unmarked (a JIT's inline records). Then an
+    /// unmarked hole anywhere is a claim nobody touched, and reading resumes after it from
+    /// the start - not only once a chunk was read. An ordered trace needs it: its merged
+    /// windows hold no chunk, so without it an untouched claim in the window current at the
+    /// death stops the reader even when whole chunks follow.
+    bool claims_marked = false;
+};
+
 template <class Visitor>
-trace_scan_result scan_trace(const void* data, std::size_t size, std::size_t max_record_size, Visitor&& visit) {
+trace_scan_result scan_trace(const void* data, std::size_t size, std::size_t max_record_size, Visitor&& visit,
+                             scan_options options = {}) {
     const unsigned char* bytes = static_cast<const unsigned char*>(data);
     trace_scan_result r;
     std::size_t at = 0;
     std::size_t chunk_end = 0; // end of the chunk that covers `at`, if any
-    bool seen_chunk = false;   // a chunk-mode trace
+    bool seen_chunk = options.claims_marked; // a chunk-mode trace, or one whose claims are all marked
     while (at < size) {
         if (size - at < record_header_size) {
             r.fault = record_fault::truncated;
@@ -154,7 +169,10 @@ trace_scan_result scan_trace(const void* data, std::size_t size, std::size_t max
                 if (word != 0) {
                     record_header n;
                     __builtin_memcpy(&n, bytes + next, sizeof n);
-                    const bool starts_claim = (n.tag == 0 && n.length != 0) ||
+                    // A mark counts only if its claim fits in the data: one that runs past the
+                    // end would be resumed at again and again.
+                    const bool starts_claim = (n.tag == 0 && n.length != 0 &&
+                                               std::size_t{n.length} * record_alignment <= size - next) ||
                                               ((n.tag == tags::chunk || n.tag == tags::ordered_chunk) &&
                                                n.length == record_header_size + sizeof(chunk_header));
                     if (starts_claim) {

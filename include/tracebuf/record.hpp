@@ -14,6 +14,13 @@
 
 #include <tracebuf/detail/config.hpp>
 
+// A test's crash point: tests/test_file_window.cpp defines it to kill the process at one step
+// of a crash-consistent write (1-4: file_window's in-place rewrite; 10: trace_buffer's
+// write_record between the payload and the header). Nothing otherwise.
+#ifndef TRACEBUF_CRASH_POINT
+#define TRACEBUF_CRASH_POINT(step) ((void)0)
+#endif
+
 namespace tracebuf {
 
 inline constexpr std::size_t record_alignment = 8;
@@ -138,6 +145,12 @@ TRACEBUF_FORCEINLINE void mark_reserved(void* at, std::size_t bytes) noexcept {
     // relaxed: the writer's own later stores are what matter; an atomic store only so that
     // the compiler keeps it although commit_record_header overwrites the word later.
     __atomic_store_n(static_cast<detail::header_word*>(at), word, __ATOMIC_RELAXED);
+    // A compiler barrier (no instruction; freestanding): the claim's later plain stores - its
+    // records - are emitted after the mark, so a process killed in between never leaves
+    // records in a claim whose mark is missing (where a reader would stop, or resume at
+    // something that is not a claim). The CPU keeps a thread's own stores in order for a
+    // reader of the file after the death.
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
 /// Writes a whole record (payload, then header: commit_record_header) at `at`, in memory

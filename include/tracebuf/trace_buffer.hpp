@@ -128,15 +128,22 @@ public:
         return at == nullptr ? nullptr : write_record_header(at, tag, payload_size);
     }
 
-    /// Reserves and writes one whole record: payload first, header last (put_record), so a
-    /// crash leaves it whole or absent.
+    /// Reserves and writes one whole record: a reservation mark, the payload, the header last
+    /// (as put_record), so a crash leaves it whole or absent - absent as a marked hole.
     errc write_record(producer& p, std::uint16_t tag, const void* payload,
                       std::size_t payload_size) noexcept {
         if (TRACEBUF_UNLIKELY(tag == 0 || payload_size > Traits::max_record_size - record_header_size))
             return p.refuse(tag == 0 ? errc::bad_tag : errc::too_large);
         unsigned char* at = reserve(p, record_footprint(payload_size));
         if (at == nullptr) return p.last_error_;
-        put_record(at, tag, payload, payload_size);
+        // The claim is marked first (one store to the line the record fills anyway), so that
+        // a crash before the header leaves a hole of known size: a reader skips it instead of
+        // stopping, and never resynchronises into the payload (in a chunk-mode trace every
+        // claim the library writes is then marked before anything else is stored in it).
+        mark_reserved(at, record_footprint(payload_size));
+        if (payload_size != 0) __builtin_memcpy(at + record_header_size, payload, payload_size);
+        TRACEBUF_CRASH_POINT(10);
+        commit_record_header(at, tag, payload_size);
         return errc::ok;
     }
 

@@ -126,7 +126,7 @@ int exercise_memtrace_records(void* memory, unsigned long bytes, tracebuf::callb
     void* mmap_at = buf.reserve_record(p, tracebuf::memtrace::mmap, tracebuf::memtrace::mmap_payload_size(7));
     if (mmap_at != nullptr) tracebuf::memtrace::put_mmap_payload(mmap_at, m, "/bin/ls", 7);
     failures += !tracebuf::memtrace::write_summary(
-        [&](std::uint16_t tag, std::size_t n) { return buf.reserve_record(p, tag, n); }, 300,
+        [&](std::size_t n) { return buf.reserve(p, n); }, 300,
         [](std::uint32_t i) { return tracebuf::memtrace::summary_entry{i, 1000 + i, 5}; });
     failures += buf.unregister_thread(p) != tracebuf::errc::ok;
     return failures + (buf.drain() != tracebuf::errc::ok);
