@@ -224,6 +224,7 @@ BOOST_AUTO_TEST_CASE(dump_walk_reads_no_byte_past_a_hole_at_the_end) {
         BOOST_TEST((d.fault == tracebuf::record_fault::truncated));
         BOOST_TEST(d.hole_bytes == 8u);
     }
+}
 
 // Review finding 4: the SUMMARY was written header first (reserve_record), so a tracer killed
 // while writing it at exit left a header over torn counts that --verify read as complete.

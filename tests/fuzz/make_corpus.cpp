@@ -146,7 +146,7 @@ void trace_program(Buffer& buf, std::size_t chunk, unsigned steps, std::uint16_t
     }
     tracebuf::record_writer<Buffer> summary(buf);
     summary.register_thread();
-    mt::write_summary([&](std::uint16_t tag, std::size_t n) { return summary.reserve_record(tag, n); },
+    mt::write_summary([&](std::size_t n) { return summary.reserve(n); },
                       static_cast<std::uint32_t>(threads.size()), [&](std::uint32_t i) {
                           return mt::summary_entry{i, threads[i]->tid, threads[i]->records};
                       });
