@@ -296,3 +296,19 @@ BOOST_AUTO_TEST_CASE(scan_trace_resumes_after_an_untouched_claim_when_claims_are
     BOOST_TEST(b.zero_tail);
     BOOST_TEST(b.read_everything());
 }
+
+// Found by fuzz_dump: in a chunk-mode trace, an untouched claim followed by a reservation
+// mark whose size runs past the end of the data made scan_trace resume at that mark, find it
+// too long to skip, take it for the next claim again - for ever. Such a mark is a hole of
+// unknown length: reading stops there.
+BOOST_AUTO_TEST_CASE(scan_trace_stops_at_a_mark_that_runs_past_the_end) {
+    std::vector<unsigned char> t(256, 0);
+    const tracebuf::chunk_header h{1, 2, 64, 0};
+    tracebuf::put_record(t.data(), tracebuf::tags::chunk, &h, sizeof h); // [0, 64): a chunk
+    tracebuf::mark_reserved(t.data() + 128, 512);                        // [128, 640): past 256
+    const tracebuf::trace_scan_result r =
+        tracebuf::scan_trace(t.data(), t.size(), 4096, [](std::uint16_t, const unsigned char*, std::size_t, std::size_t) {});
+    BOOST_TEST(r.records == 1u);
+    BOOST_TEST(r.stop == 64u);
+    BOOST_TEST((r.fault == tracebuf::record_fault::hole));
+}
