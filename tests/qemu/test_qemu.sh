@@ -197,7 +197,8 @@ kill)
   plugin=$(dirname "$wrapper")/libtracebuf_qemu.so
   seq 1 50000 | sed 's/$/ tracebuf records every load and store/' > "$dir/input.txt"
   trace=$dir/kill.trace
-  rm -f "$trace"
+  # No output of an earlier run: the wait below could see it before the shell truncates it.
+  rm -f "$trace" "$dir/traced.xz"
   xz -T4 --block-size=65536 -1 -c "$dir/input.txt" > "$dir/native.xz"
   quarter=$(( $(stat -c %s "$dir/native.xz") / 4 ))
   qemu-x86_64 -plugin "$plugin,out=$trace,mode=$plugin_mode" "$(command -v xz)" -T4 --block-size=65536 -1 -c "$dir/input.txt" \
