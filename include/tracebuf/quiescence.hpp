@@ -98,12 +98,7 @@ public:
                 return p.refuse(errc::too_many_threads);
             }
         }
-        enter_online();
-        p.owner_ = this;
-        p.owner_instance_ = instance_;
-        p.self_ = &p;
-        p.state_ = producer_state::online;
-        return errc::ok;
+        return admit(p);
     }
 
     /// Unregisters the calling thread (online, idle or offline). Call on thread exit, after
@@ -157,12 +152,7 @@ public:
             registered_.fetch_sub(1, atomics::relaxed);
             return p.refuse(errc::too_many_threads);
         }
-        enter_online();
-        p.owner_ = this;
-        p.owner_instance_ = instance_;
-        p.self_ = &p;
-        p.state_ = producer_state::online;
-        return errc::ok;
+        return admit(p);
     }
 
     // ---- Idle producers (Traits::idle_slots > 0) ------------------------------------------
@@ -363,6 +353,17 @@ public:
     bool flushing() const noexcept { return (state_.load(atomics::relaxed) & flushing_bit) != 0; }
 
 private:
+    // The end of register_thread and register_guest, once the counts admit p: online, and
+    // owned by this counter.
+    errc admit(producer& p) noexcept {
+        enter_online();
+        p.owner_ = this;
+        p.owner_instance_ = instance_;
+        p.self_ = &p;
+        p.state_ = producer_state::online;
+        return errc::ok;
+    }
+
     // A producer's slot: what a flusher may know about it. free -> online on registration;
     // online <-> idle by the thread; idle -> taken by a flusher (counted offline on its
     // behalf); taken -> online by busy(), which then counts itself in. An idle word also
