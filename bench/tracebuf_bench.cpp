@@ -39,9 +39,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -234,7 +234,7 @@ struct shared_ordered {
         buffer = std::make_unique<ordered_buffer_type>(
             memory.data(), 2 * Bytes,
             tracebuf::merging_sink<tracebuf::callback_sink>(tracebuf::callback_sink(&discard, nullptr), scratch.data(),
-                                                           Bytes),
+                                                            Bytes),
             tracebuf::buffering::double_buffer, tracebuf::memory_contents::zeroed);
     }
     static void teardown(const benchmark::State&) {
@@ -290,7 +290,7 @@ struct mutex_strategy {
             std::lock_guard<std::mutex> lock(plain.mutex);
             if (plain.locked_pos + R > plain.capacity) plain.locked_pos = 0; // "flush"
             tracebuf::put_record(data + plain.locked_pos, tracebuf::memtrace::load, rec.bytes,
-                                   payload<R>::size);
+                                 payload<R>::size);
             plain.locked_pos += R;
         }
     }
@@ -624,6 +624,8 @@ void e2e_file_window(benchmark::State& state) {
 
 } // namespace
 
+// The registrations keep their builder chains as written (clang-format joins them).
+// clang-format off
 #define TRACEBUF_THROUGHPUT(strategy, R, buffer, bytes, setup, teardown)                       \
     BENCHMARK(throughput<strategy##_strategy, R>)                                              \
         ->Name(#strategy "/" #R "B/" #buffer)->Setup(setup<bytes>)->Teardown(teardown)         \
@@ -681,4 +683,5 @@ BENCHMARK(e2e_file_window)->Name("e2e/file_window/4MiB")->Setup(window_setup<4 *
 BENCHMARK(e2e_file_window)->Name("e2e/file_window_double/4MiB")->Setup(window_setup<4 * mib, 2>)
     ->Teardown(window_teardown)->Threads(1)->Threads(2)->Threads(4)->UseRealTime()->MinTime(0.5);
 
+// clang-format on
 BENCHMARK_MAIN();

@@ -27,9 +27,9 @@ BOOST_AUTO_TEST_CASE(claims_are_consecutive_and_fit_until_the_end) {
     BOOST_TEST(a.reserve_fast(24) == 8u);
     BOOST_TEST(a.reserve_fast(16) == 32u);
     BOOST_TEST(a.fits(32, 16));
-    BOOST_TEST(a.fits((1 << 16) - 8, 8));      // ends exactly at the capacity
-    BOOST_TEST(!a.fits((1 << 16) - 8, 16));    // crosses it
-    BOOST_TEST(!a.fits(1 << 16, 8));           // starts at it
+    BOOST_TEST(a.fits((1 << 16) - 8, 8));   // ends exactly at the capacity
+    BOOST_TEST(!a.fits((1 << 16) - 8, 16)); // crosses it
+    BOOST_TEST(!a.fits(1 << 16, 8));        // starts at it
 }
 
 BOOST_AUTO_TEST_CASE(layout_exposes_position_word_data_and_capacity) {

@@ -50,14 +50,14 @@ struct seen {
     std::uint16_t tag;
     std::size_t offset;
     std::size_t size;
-    chunk_header chunk; // when tag == tags::chunk
+    chunk_header chunk;  // when tag == tags::chunk
     std::uint64_t value; // first 8 payload bytes otherwise
 };
 
 std::vector<seen> records_of(const std::vector<unsigned char>& bytes) {
     std::vector<seen> out;
-    const scan_result r = scan_records(bytes.data(), bytes.size(), 4096,
-        [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
+    const scan_result r = scan_records(
+        bytes.data(), bytes.size(), 4096, [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
             seen s{tag, offset, n, {}, 0};
             if (tag == tags::chunk && n == sizeof(chunk_header)) std::memcpy(&s.chunk, payload, sizeof s.chunk);
             else if (n >= 8) std::memcpy(&s.value, payload, 8);
@@ -235,7 +235,7 @@ BOOST_FIXTURE_TEST_CASE(going_offline_from_idle_closes_the_chunk_once, two_idle_
     BOOST_REQUIRE((a.go_online() == errc::ok));
     write_values(a, 1, 1);
     BOOST_REQUIRE((a.idle() == errc::ok));
-    BOOST_REQUIRE((b.flush() == errc::ok)); // takes a over, pads a's second chunk
+    BOOST_REQUIRE((b.flush() == errc::ok));      // takes a over, pads a's second chunk
     BOOST_REQUIRE((a.go_offline() == errc::ok)); // from idle, taken: nothing left to pad
     BOOST_REQUIRE((b.flush() == errc::ok));
     BOOST_REQUIRE((a.go_online() == errc::ok));

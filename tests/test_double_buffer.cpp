@@ -53,8 +53,8 @@ private:
 
 std::vector<std::uint64_t> values_in(const std::vector<unsigned char>& bytes) {
     std::vector<std::uint64_t> out;
-    const scan_result r = scan_records(bytes.data(), bytes.size(), 4096,
-        [&](std::uint16_t tag, const unsigned char* payload, std::size_t, std::size_t) {
+    const scan_result r = scan_records(
+        bytes.data(), bytes.size(), 4096, [&](std::uint16_t tag, const unsigned char* payload, std::size_t, std::size_t) {
             if (tag != 1) return;
             std::uint64_t v;
             std::memcpy(&v, payload, 8);

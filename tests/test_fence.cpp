@@ -15,9 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include <tracebuf/detail/cpu_relax.hpp>
 #include <tracebuf/fence_membarrier.hpp>
 #include <tracebuf/fence_symmetric.hpp>
-#include <tracebuf/detail/cpu_relax.hpp>
 
 namespace {
 
@@ -58,7 +58,7 @@ template <class Barriers>
 int both_loads_missed(int rounds) {
     const std::vector<int> cpus = usable_cpus();
     const auto n = static_cast<std::size_t>(rounds);
-    std::vector<std::atomic<int>> x(n), y(n);       // value-initialised: 0
+    std::vector<std::atomic<int>> x(n), y(n); // value-initialised: 0
     std::vector<int> producer_saw(n), flusher_saw(n);
     std::atomic<int> arrived{0};
     auto start_round = [&](int r) {

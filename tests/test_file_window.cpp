@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <ostream>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -87,8 +87,8 @@ struct file_check {
         std::vector<unsigned char> expect(max_record);
         std::uint64_t chunk_end = 0;
         std::uint32_t chunk_tid = 0;
-        scan = scan_trace(file.data(), file.size(), max_record,
-            [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
+        scan = scan_trace(
+            file.data(), file.size(), max_record, [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
                 if (tag == tags::padding) return;
                 if (tag == tags::chunk || tag == tags::ordered_chunk) {
                     chunk_header h;
@@ -190,7 +190,8 @@ void run_writers(Buffer& buf, std::size_t threads, std::size_t chunk_bytes, bool
             splitmix g{seed * 977u + t};
             std::vector<unsigned char> payload(max_record);
             auto write_all = [&](auto& w) {
-                if (w.register_thread() != errc::ok) { // Boost.Test's checks are not for threads
+                // Boost.Test's checks are not for threads
+                if (w.register_thread() != errc::ok) {
                     failed_registrations.fetch_add(1, std::memory_order_relaxed); // relaxed: read after join
                     return;
                 }
@@ -415,27 +416,27 @@ BOOST_AUTO_TEST_CASE(scan_trace_skips_the_holes_whose_end_is_known) {
         const chunk_header h{1, 2, bytes, seq};
         put_record(p + at, tags::chunk, &h, sizeof h);
     };
-    put(0, 0x1234);                       // [0, 16)
-    mark_reserved(p + 16, 32);            // [16, 48): marked, payload partly written
+    put(0, 0x1234);            // [0, 16)
+    mark_reserved(p + 16, 32); // [16, 48): marked, payload partly written
     std::memset(p + 24, 0xab, 8);
-    chunk(48, 128, 0);                    // [48, 176): a chunk, two records, then a hole
+    chunk(48, 128, 0); // [48, 176): a chunk, two records, then a hole
     put(72, 0x1234);
     put(88, 0x1234);
-    std::memset(p + 112, 0xcd, 12);       // a record's payload without its header
+    std::memset(p + 112, 0xcd, 12); // a record's payload without its header
     // [176, 304): an untouched claim (zeros), then a chunk
-    chunk(304, 64, 1);                    // [304, 368)
+    chunk(304, 64, 1); // [304, 368)
     put(328, 0x1234);
     put(344, 0x1234);
     const std::uint32_t zero = 0;
     put_record(p + 360, tags::padding, &zero, sizeof zero);
-    const std::uint32_t distance = 256;   // [368, 624): a window being rewritten
+    const std::uint32_t distance = 256; // [368, 624): a window being rewritten
     put_record(p + 368, tags::skip, &distance, sizeof distance);
     std::memset(p + 376, 0xef, 100);
-    put(624, 0x1234);                     // [624, 640)
-    std::memset(p + 648, 0x77, 8);        // [640, ...): a hole of unknown length, a payload in it
+    put(624, 0x1234);              // [624, 640)
+    std::memset(p + 648, 0x77, 8); // [640, ...): a hole of unknown length, a payload in it
     std::vector<std::size_t> offsets;
-    const trace_scan_result r = scan_trace(p, t.size(), 4096,
-        [&](std::uint16_t, const unsigned char*, std::size_t, std::size_t offset) { offsets.push_back(offset); });
+    const trace_scan_result r = scan_trace(
+        p, t.size(), 4096, [&](std::uint16_t, const unsigned char*, std::size_t, std::size_t offset) { offsets.push_back(offset); });
     const std::vector<std::size_t> want = {0, 48, 72, 88, 304, 328, 344, 360, 368, 624};
     BOOST_TEST(offsets == want, boost::test_tools::per_element());
     BOOST_TEST(r.marked_holes == 1u);
@@ -758,8 +759,8 @@ BOOST_AUTO_TEST_CASE(continuing_a_file_pads_it_with_zeros) {
     BOOST_REQUIRE(start > 16u);
     BOOST_REQUIRE(file.size() == start);
     std::size_t nonzero = 0;
-    const scan_result r = scan_records(file.data(), file.size(), max_record,
-        [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t) {
+    const scan_result r = scan_records(
+        file.data(), file.size(), max_record, [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t) {
             if (tag != tags::padding) return;
             for (std::size_t i = 0; i < n; ++i) nonzero += payload[i] != 0;
         });

@@ -71,8 +71,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(crossing_reservation_flushes_exactly_the_valid_dat
     BOOST_TEST(record_value(static_cast<const unsigned char*>(f.buf.layout().data) + 4) == last);
     // What was flushed is exactly records 0..n-1, and the buffer was zeroed after it.
     std::uint64_t expect = 0;
-    const scan_result r = scan_records(f.buf.sink().bytes().data(), f.buf.sink().bytes().size(), 4096,
-        [&](std::uint16_t tag, const unsigned char* payload, std::size_t, std::size_t) {
+    const scan_result r = scan_records(
+        f.buf.sink().bytes().data(), f.buf.sink().bytes().size(), 4096, [&](std::uint16_t tag, const unsigned char* payload, std::size_t, std::size_t) {
             if (tag == 1) BOOST_REQUIRE(record_value(payload) == expect++);
         });
     BOOST_TEST(r.ok());
@@ -158,8 +158,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(overflow_at_handoff_chains_flushes, T, tracebuf_te
     std::size_t offset = 0;
     for (std::size_t size : f.buf.sink().flush_sizes()) {
         BOOST_REQUIRE(size <= 128u);
-        const scan_result r = scan_records(f.buf.sink().bytes().data() + offset, size, 64,
-            [&](std::uint16_t, const unsigned char* payload, std::size_t, std::size_t) {
+        const scan_result r = scan_records(
+            f.buf.sink().bytes().data() + offset, size, 64, [&](std::uint16_t, const unsigned char* payload, std::size_t, std::size_t) {
                 const std::uint64_t v = record_value(payload);
                 const auto t = static_cast<std::size_t>(v >> 32);
                 BOOST_REQUIRE(t < next.size());
@@ -222,8 +222,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(concurrent_explicit_flushes, T, tracebuf_test::par
     BOOST_REQUIRE((f.buf.drain() == errc::ok));
     std::vector<std::uint64_t> next(threads, 0);
     const auto& bytes = f.buf.sink().bytes();
-    const scan_result r = scan_records(bytes.data(), bytes.size(), 4096,
-        [&](std::uint16_t, const unsigned char* payload, std::size_t, std::size_t) {
+    const scan_result r = scan_records(
+        bytes.data(), bytes.size(), 4096, [&](std::uint16_t, const unsigned char* payload, std::size_t, std::size_t) {
             const std::uint64_t v = record_value(payload);
             BOOST_REQUIRE((v & 0xffffffffu) == next[v >> 32]++);
         });

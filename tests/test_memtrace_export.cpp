@@ -29,9 +29,9 @@ namespace {
 // One output record, decoded.
 struct out_record {
     std::uint16_t tag;
-    std::uint32_t seq;    // insn_seq (0 for HEADER, MMAP)
-    std::uint64_t addr;   // LOAD/STORE address, INSN pc
-    std::uint64_t value;  // LOAD/STORE 8-byte value
+    std::uint32_t seq;   // insn_seq (0 for HEADER, MMAP)
+    std::uint64_t addr;  // LOAD/STORE address, INSN pc
+    std::uint64_t value; // LOAD/STORE 8-byte value
     bool operator==(const out_record& o) const {
         return tag == o.tag && seq == o.seq && addr == o.addr && value == o.value;
     }
@@ -349,7 +349,12 @@ BOOST_AUTO_TEST_CASE(bad_input_fails_with_the_offset_of_the_bad_record) {
 BOOST_AUTO_TEST_CASE(a_spinlock_counter_keeps_its_stores_in_increment_order) {
     using buffer_type = tracebuf::trace_buffer<tracebuf::default_traits, tracebuf::memory_sink>;
     constexpr unsigned increments = 20000;
-    enum : std::uint32_t { xchg_lock = 1, load_counter, store_counter, release_lock }; // input insn_seq
+    enum : std::uint32_t { // input insn_seq
+        xchg_lock = 1,
+        load_counter,
+        store_counter,
+        release_lock,
+    };
     std::vector<std::uint64_t> memory(std::size_t{1} << 13); // 64 KiB: flushes while they run
     buffer_type buf(memory.data(), memory.size() * 8, tracebuf::memory_sink{});
     BOOST_REQUIRE(buf.status() == tracebuf::errc::ok);

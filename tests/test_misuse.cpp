@@ -103,13 +103,13 @@ BOOST_AUTO_TEST_CASE(idle_refuses_an_open_range_it_does_not_own) {
         const unsigned char* at;
         std::size_t bytes;
     } bad[] = {
-        {outside_stack, 64},                        // not in the buffer at all
-        {data + cap, 8},                            // just past its end
-        {data + cap - 8, 16},                       // runs past its end
-        {data - 8, 8},                              // before it
-        {data + 4, 8},                              // misaligned
-        {data, 12},                                 // not whole 8-byte units
-        {data, T::max_reservation + 8},             // longer than any reservation
+        {outside_stack, 64},            // not in the buffer at all
+        {data + cap, 8},                // just past its end
+        {data + cap - 8, 16},           // runs past its end
+        {data - 8, 8},                  // before it
+        {data + 4, 8},                  // misaligned
+        {data, 12},                     // not whole 8-byte units
+        {data, T::max_reservation + 8}, // longer than any reservation
     };
     for (const auto& r : bad) {
         BOOST_TEST((buf.idle(p, r.at, r.bytes) == errc::bad_argument));
@@ -304,7 +304,8 @@ BOOST_AUTO_TEST_CASE(a_refused_claim_does_not_poison_a_serialized_host) {
     BOOST_REQUIRE((buf.register_thread(other) == errc::ok));
     BOOST_REQUIRE(buf.reserve(p, cap) != nullptr);
     write_padding(buf.layout().data, cap, 4096);
-    const std::uint64_t crossing = buf.reserve_fast(8);            // p, switched out here
+    // p, switched out here
+    const std::uint64_t crossing = buf.reserve_fast(8);
     const std::uint64_t behind = buf.reserve_fast(T::max_reservation); // other's, spans the end once moved
     BOOST_TEST(buf.reserve_slow(other, behind, T::max_reservation) == invalid_position);
     BOOST_TEST((other.last_error() == errc::would_block));

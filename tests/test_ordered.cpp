@@ -341,8 +341,7 @@ std::vector<std::uint32_t> merged_values(const std::vector<unsigned char>& in, m
     static detail::ordered_merger<4> merger; // 4 threads at most
     std::vector<std::uint32_t> out;
     r = merge_ordered(merger, in.data(), in.size(), 4096, [&](const unsigned char* piece, std::size_t bytes) {
-        const scan_result whole = scan_records(piece, bytes, 4096, [&](std::uint16_t tag, const unsigned char* payload,
-                                                                       std::size_t n, std::size_t) {
+        const scan_result whole = scan_records(piece, bytes, 4096, [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t) {
             std::uint32_t v = 0;
             if (tag == 0x1234 && n == 4) std::memcpy(&v, payload, 4);
             else v = 0xffffffffu - tag; // records outside chunks

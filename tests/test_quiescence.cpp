@@ -4,12 +4,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
-#include <tuple>
-#include <chrono>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <tracebuf/quiescence.hpp>
@@ -214,7 +214,8 @@ BOOST_AUTO_TEST_CASE(idle_state_transitions_and_misuse) {
     BOOST_TEST((q.busy(p) == errc::already_online)); // busy while busy
     BOOST_TEST((q.idle(p) == errc::ok));
     BOOST_TEST((p.state() == producer_state::idle));
-    BOOST_TEST(q.online_count() == 1u); // idle still counts, until a flusher takes it
+    // idle still counts, until a flusher takes it
+    BOOST_TEST(q.online_count() == 1u);
     BOOST_TEST((q.idle(p) == errc::not_online)); // idle twice
     BOOST_TEST((q.busy(p) == errc::ok));
     BOOST_TEST((q.idle(p) == errc::ok));
@@ -252,7 +253,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(idle_thread_stopped_by_the_host_does_not_stall_a_f
         TB_CHECK((q.idle(stuck) == errc::ok)); // end of a callback
         stopped = true;
         std::lock_guard<std::mutex> wait_for_host(host_lock); // stopped by the host, online
-        TB_CHECK((q.busy(stuck) == errc::ok)); // next callback: waits for the flush to end
+        // next callback: waits for the flush to end
+        TB_CHECK((q.busy(stuck) == errc::ok));
         resumed = true;
     });
     BOOST_REQUIRE(eventually([&] { return stopped.load(); }));
@@ -350,8 +352,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(simultaneous_idles_never_lose_the_flushers_wake_up
     quiescence_counter<T> q;
     constexpr int threads = 7; // and the flusher, on 2 cores: it is often preempted mid-scan
     constexpr int rounds = 20000;
-    std::atomic<int> round_started{0};   // the flusher is waiting in this round
-    std::atomic<int> round_finished{0};  // its await_quiescence returned
+    std::atomic<int> round_started{0};  // the flusher is waiting in this round
+    std::atomic<int> round_finished{0}; // its await_quiescence returned
     std::atomic<bool> done{false};
 
     std::thread watchdog([&] {
@@ -373,7 +375,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(simultaneous_idles_never_lose_the_flushers_wake_up
                 while (round_started.load() < r) std::this_thread::yield(); // busy until the flush waits
                 TB_CHECK((q.idle(p) == errc::ok));
                 while (round_finished.load() < r) std::this_thread::yield(); // stopped while idle
-                TB_CHECK((q.busy(p) == errc::ok)); // taken over: comes back after the release
+                // taken over: comes back after the release
+                TB_CHECK((q.busy(p) == errc::ok));
             }
             TB_CHECK((q.unregister_thread(p) == errc::ok));
         });

@@ -51,8 +51,8 @@ BOOST_AUTO_TEST_CASE(padding_covers_any_multiple_of_8_with_valid_records) {
         aligned_bytes buf(n);
         write_padding(buf.data(), n, 4096);
         std::size_t covered = 0;
-        const scan_result r = scan_records(buf.data(), n, 4096,
-            [&](std::uint16_t tag, const unsigned char*, std::size_t size, std::size_t) {
+        const scan_result r = scan_records(
+            buf.data(), n, 4096, [&](std::uint16_t tag, const unsigned char*, std::size_t size, std::size_t) {
                 BOOST_REQUIRE(tag == tags::padding);
                 covered += record_footprint(size);
             });
@@ -71,8 +71,8 @@ BOOST_AUTO_TEST_CASE(reader_visits_records_in_order_with_offsets) {
     put_record(p, 3, nullptr, 0);
     std::vector<std::size_t> offsets;
     std::vector<std::uint16_t> tags_seen;
-    const scan_result r = scan_records(buf.data(), 24, 4096,
-        [&](std::uint16_t tag, const unsigned char*, std::size_t, std::size_t off) {
+    const scan_result r = scan_records(
+        buf.data(), 24, 4096, [&](std::uint16_t tag, const unsigned char*, std::size_t, std::size_t off) {
             tags_seen.push_back(tag);
             offsets.push_back(off);
         });

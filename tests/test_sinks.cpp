@@ -53,7 +53,10 @@ ssize_t scripted_write(int, const void* data, std::size_t size) {
 }
 
 struct scripted {
-    explicit scripted(std::vector<long> steps) { s.steps = std::move(steps); active = &s; }
+    explicit scripted(std::vector<long> steps) {
+        s.steps = std::move(steps);
+        active = &s;
+    }
     ~scripted() { active = nullptr; }
     script s;
 };
@@ -256,7 +259,7 @@ BOOST_AUTO_TEST_CASE(direct_sink_writes_a_valid_trace_past_the_page_cache,
     constexpr std::uint64_t records = 50000; // about 12 flushes of 64 KiB
     {
         trace_buffer<tracebuf_test::boost_futex, direct_fd_sink> buf(memory.get(), bytes, direct_fd_sink(fd),
-                                                                    buffering::double_buffer);
+                                                                     buffering::double_buffer);
         producer p;
         BOOST_REQUIRE((buf.register_thread(p) == errc::ok));
         for (std::uint64_t i = 0; i < records; ++i) BOOST_REQUIRE((buf.write_record(p, 0x4d41, &i, sizeof i) == errc::ok));

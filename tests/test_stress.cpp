@@ -135,7 +135,7 @@ template <class Base>
 struct with_idle_slots : Base {
     static constexpr std::uint32_t idle_slots = 64;
 };
-using idle_futex = with_idle_slots<boost_futex>; // idle() with seq_cst exchange and load
+using idle_futex = with_idle_slots<boost_futex>;                                // idle() with seq_cst exchange and load
 using idle_membarrier = with_idle_slots<tracebuf_test::boost_futex_membarrier>; // as in QEMU
 } // namespace
 

@@ -87,7 +87,7 @@ BOOST_AUTO_TEST_CASE(threads_blocked_in_syscalls_never_delay_a_flush) {
     const auto elapsed = clock_type::now() - start;
     const double slowest_us = std::chrono::duration<double, std::micro>(slowest).count();
     BOOST_TEST_MESSAGE("300 flushes in " << std::chrono::duration<double>(elapsed).count()
-                       << " s, slowest reservation " << slowest_us << " us");
+                                         << " s, slowest reservation " << slowest_us << " us");
     // Nobody has come back yet: all 300 flushes ran while the three were blocked.
     BOOST_TEST(!returned[0].load());
     BOOST_TEST(!returned[1].load());
@@ -111,8 +111,8 @@ BOOST_AUTO_TEST_CASE(threads_blocked_in_syscalls_never_delay_a_flush) {
     BOOST_REQUIRE(::pread(fd, file.data(), file.size(), 0) == size);
     std::uint64_t next_writer = 0;
     std::vector<std::uint64_t> sleeper_values;
-    const scan_result r = scan_records(file.data(), file.size(), 4096,
-        [&](std::uint16_t tag, const unsigned char* payload, std::size_t, std::size_t) {
+    const scan_result r = scan_records(
+        file.data(), file.size(), 4096, [&](std::uint16_t tag, const unsigned char* payload, std::size_t, std::size_t) {
             std::uint64_t v;
             std::memcpy(&v, payload, 8);
             if (tag == writer_tag) BOOST_REQUIRE(v == next_writer++);

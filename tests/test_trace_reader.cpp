@@ -69,8 +69,8 @@ BOOST_AUTO_TEST_CASE(old_thread_and_summary_tags_read_as_thread_and_summary) {
     t.summary({{0, 100, 1}, {1, 101, 2}}, mt::legacy_summary);
     mt::trace_reader reader;
     std::vector<long> seen;
-    const tracebuf::scan_result r = tracebuf::scan_records(t.bytes().data(), t.size(), 4096,
-        [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
+    const tracebuf::scan_result r = tracebuf::scan_records(
+        t.bytes().data(), t.size(), 4096, [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
             const mt::attributed_record a = reader.read(tag, payload, n, offset);
             seen.push_back(a.thread == nullptr ? -1 : static_cast<long>(a.thread->serial));
             if (tag == mt::tag_in_slot(mt::legacy_thread, 5)) BOOST_TEST(a.type == mt::thread);

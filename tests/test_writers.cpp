@@ -136,7 +136,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(every_writer_refuses_misuse_with_the_same_codes, W
     BOOST_TEST((w.last_error() == errc::too_large));
     BOOST_REQUIRE((w.idle() == errc::ok));
     BOOST_TEST((w.idle() == errc::not_online)); // idle twice
-    BOOST_TEST(w.reserve(8) == nullptr);          // idle: not writable
+    BOOST_TEST(w.reserve(8) == nullptr);        // idle: not writable
     BOOST_TEST((w.last_error() == errc::not_online));
     BOOST_REQUIRE((w.go_offline() == errc::ok));
     BOOST_TEST((w.busy() == errc::not_online)); // offline is not idle

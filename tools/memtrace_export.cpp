@@ -39,12 +39,20 @@ std::string hex16(std::uint16_t v) {
     return text;
 }
 
-enum class access_kind { use, def, neither };
+enum class access_kind {
+    use,
+    def,
+    neither,
+};
 
 access_kind kind_of(std::uint16_t type) {
     switch (type) {
-    case mt::load: case mt::get_reg: case mt::get_reg_nx: return access_kind::use;
-    case mt::store: case mt::put_reg: case mt::put_reg_nx: return access_kind::def;
+    case mt::load:
+    case mt::get_reg:
+    case mt::get_reg_nx: return access_kind::use;
+    case mt::store:
+    case mt::put_reg:
+    case mt::put_reg_nx: return access_kind::def;
     default: return access_kind::neither;
     }
 }
@@ -54,7 +62,8 @@ std::size_t minimum_payload(std::uint16_t type) {
     switch (type) {
     case mt::insn_exec: return 4;
     case mt::insn: return 13;
-    case mt::get_reg_nx: case mt::put_reg_nx: return 20;
+    case mt::get_reg_nx:
+    case mt::put_reg_nx: return 20;
     case mt::mmap: return sizeof(mt::mmap_payload) + 1;
     case mt::regmeta: return 5;
     default: return 12; // LOAD, STORE, REG, GET_REG, PUT_REG: insn_seq, addr (and the value)
@@ -90,15 +99,15 @@ struct memtrace_export::state {
     // One execution of an instruction by one thread, while its records come in.
     struct execution {
         bool open = false;
-        bool had_exec = false;        // it started with an INSN_EXEC
-        bool keep = true;             // its thread is one the export keeps
-        std::uint32_t seq = 0;        // insn_seq in the input
-        std::uint64_t offset = 0;     // of its first record
+        bool had_exec = false;              // it started with an INSN_EXEC
+        bool keep = true;                   // its thread is one the export keeps
+        std::uint32_t seq = 0;              // insn_seq in the input
+        std::uint64_t offset = 0;           // of its first record
         std::vector<unsigned char> records; // its accesses, tags in slot 0, input insn_seq
     };
     // Something written in order once the INSN records before it have arrived.
     struct waiting {
-        execution run;                 // an execution, or
+        execution run;                     // an execution, or
         std::vector<unsigned char> record; // a record passed through (MMAP, REGMETA)
     };
     struct instruction {
@@ -355,8 +364,8 @@ struct memtrace_export::state {
     // Reads the whole records of [data, data + size), which starts at input offset
     // `consumed`; returns the bytes read, or sets the error.
     std::size_t read_records(const unsigned char* data, std::size_t size, bool at_end) {
-        const tracebuf::scan_result r = tracebuf::scan_records(data, size, options.max_record,
-            [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
+        const tracebuf::scan_result r = tracebuf::scan_records(
+            data, size, options.max_record, [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
                 if (!bad) read(tag, payload, n, consumed + offset);
             });
         if (!r.ok() && (at_end || r.fault != tracebuf::record_fault::truncated))

@@ -34,9 +34,9 @@
 namespace tracebuf_tools {
 
 struct export_options {
-    bool one_thread = false;        ///< keep only the thread with serial `thread_serial`
+    bool one_thread = false; ///< keep only the thread with serial `thread_serial`
     std::uint32_t thread_serial = 0;
-    std::size_t max_record = 4096;  ///< the input's largest record
+    std::size_t max_record = 4096; ///< the input's largest record
 };
 
 struct export_stats {

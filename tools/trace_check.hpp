@@ -33,8 +33,8 @@ struct tag_stats {
 // Per-thread counts for --verify, keyed by the THREAD record's serial.
 struct thread_count {
     std::uint32_t tid = 0;
-    std::uint64_t counted = 0;  // records attributed to it in the trace
-    std::uint64_t summary = 0;  // what the tracer's SUMMARY says
+    std::uint64_t counted = 0; // records attributed to it in the trace
+    std::uint64_t summary = 0; // what the tracer's SUMMARY says
     bool in_trace = false, in_summary = false;
 };
 
@@ -59,9 +59,9 @@ struct dump {
     tracebuf::record_fault fault = tracebuf::record_fault::none;
     // The default walk (scan_trace): where it stopped, and what it skipped.
     tracebuf::trace_scan_result scan{};
-    bool cut_at_stop = false; // the last chunk runs past where reading stopped
+    bool cut_at_stop = false;                                  // the last chunk runs past where reading stopped
     std::vector<std::pair<std::uint64_t, std::uint64_t>> gaps; // holes skipped, for --recover
-    std::uint64_t expected = 0; // where the next record would start without a gap
+    std::uint64_t expected = 0;                                // where the next record would start without a gap
 };
 
 inline std::string tag_label(std::uint16_t tag) {
@@ -135,7 +135,8 @@ inline bool report_verify(dump& d) {
     }
     if (d.reader.chunks() != 0 || d.chunk_faults != 0) {
         std::printf("verify: %" PRIu64 " chunks, %" PRIu64 " faults (records of another thread, "
-                    "out-of-order or cut chunks)", d.reader.chunks(), d.chunk_faults);
+                    "out-of-order or cut chunks)",
+                    d.reader.chunks(), d.chunk_faults);
         if (d.chunk_faults != 0)
             std::printf(", first at offset %" PRIu64 ": %s", d.first_chunk_fault, tracebuf::to_string(d.first_chunk_fault_kind));
         if (d.cut_at_stop) std::printf("; the last chunk runs past where reading stopped");
@@ -166,7 +167,7 @@ inline bool report_verify(dump& d) {
 
 // Reads one record (both walks).
 inline void visit_record(dump& d, bool verify, std::uint16_t tag, const unsigned char* payload, std::size_t n,
-                  std::uint64_t offset) {
+                         std::uint64_t offset) {
     namespace mt = tracebuf::memtrace;
     tag_stats& s = d.by_tag[tag];
     ++s.records;
@@ -227,13 +228,14 @@ inline void walk_strict(const unsigned char* data, std::uint64_t size, std::size
 // known and stops at the first other one, or at a bad record.
 inline void walk(const unsigned char* data, std::uint64_t size, std::size_t max_record, bool verify, bool claims_marked,
                  dump& d) {
-    d.scan = tracebuf::scan_trace(data, static_cast<std::size_t>(size), max_record,
-                                  [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
-                                      if (offset > d.expected) d.gaps.emplace_back(d.expected, offset);
-                                      d.expected = offset + tracebuf::record_footprint(n);
-                                      visit_record(d, verify, tag, payload, n, offset);
-                                  },
-                                  tracebuf::scan_options{claims_marked});
+    d.scan = tracebuf::scan_trace(
+        data, static_cast<std::size_t>(size), max_record,
+        [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
+            if (offset > d.expected) d.gaps.emplace_back(d.expected, offset);
+            d.expected = offset + tracebuf::record_footprint(n);
+            visit_record(d, verify, tag, payload, n, offset);
+        },
+        tracebuf::scan_options{claims_marked});
     if (d.expected < d.scan.stop) d.gaps.emplace_back(d.expected, d.scan.stop);
     d.records = d.scan.records;
     d.holes = d.scan.chunk_holes + d.scan.marked_holes + d.scan.zero_claims;

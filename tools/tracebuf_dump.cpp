@@ -196,7 +196,8 @@ int export_memtrace(const char* path, const std::string& out_path, const tracebu
     }
     if (crashed || !gaps.empty())
         std::printf("incomplete: the trace ended abnormally; exported its whole records up to offset %" PRIu64
-                    " of %" PRIu64 " (%zu holes covered)\n", feed_end, size, gaps.size());
+                    " of %" PRIu64 " (%zu holes covered)\n",
+                    feed_end, size, gaps.size());
     const tracebuf_tools::header_record header = exporter.final_header();
     if (::pwrite(out, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()) ||
         ::close(out) != 0) {
@@ -342,7 +343,8 @@ int main(int argc, char** argv) {
     std::printf("holes: %" PRIu64, d.holes);
     if (d.holes != 0)
         std::printf(" (records being written when the writer stopped: %zu in chunks, %zu marked, %zu untouched "
-                    "claims), first at offset %" PRIu64, r.chunk_holes, r.marked_holes, r.zero_claims, d.first_hole);
+                    "claims), first at offset %" PRIu64,
+                    r.chunk_holes, r.marked_holes, r.zero_claims, d.first_hole);
     std::printf("\n");
     bool ok = true;
     std::uint64_t keep = size; // what --recover keeps
@@ -391,7 +393,8 @@ int main(int argc, char** argv) {
             return 2;
         }
         std::printf("recovered: covered %zu holes with padding and cut the file to %" PRIu64 " bytes (%" PRIu64
-                    " bytes after the last whole record)\n", d.gaps.size(), keep, size - keep);
+                    " bytes after the last whole record)\n",
+                    d.gaps.size(), keep, size - keep);
     }
     if (!complete && (d.have_header || r.zero_tail || d.bad || d.holes != 0)) {
         std::printf("incomplete: the tracer did not reach its exit; %" PRIu64 " records\n", d.records);

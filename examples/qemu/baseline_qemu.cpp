@@ -38,7 +38,11 @@ namespace {
 namespace mt = tracebuf::memtrace;
 constexpr std::size_t buffer_bytes = 16u << 20;
 
-enum class strategy { count, mutex, priv };
+enum class strategy {
+    count,
+    mutex,
+    priv,
+};
 
 struct globals {
     strategy how = strategy::count;

@@ -61,9 +61,9 @@
 #include <vector>
 
 #include <tracebuf/clock_check.hpp>
+#include <tracebuf/file_window.hpp>
 #include <tracebuf/memtrace.hpp>
 #include <tracebuf/ordered_merge.hpp>
-#include <tracebuf/file_window.hpp>
 #include <tracebuf/sink_direct.hpp>
 #include <tracebuf/trace_file.hpp>
 #include <tracebuf/tracebuf.hpp>
@@ -138,11 +138,11 @@ struct plugin_state {
     std::atomic<bool> tracing{false};
     std::atomic<std::uint32_t> next_insn_seq{1}; // 0 is memtrace's "no instruction"
     std::atomic<bool> binary_mapped{false};      // its MMAP records are written
-    std::mutex threads_mutex;                 // registration and exit only
-    std::uint32_t thread_count = 0;           // threads that ever wrote
+    std::mutex threads_mutex;                    // registration and exit only
+    std::uint32_t thread_count = 0;              // threads that ever wrote
     std::uint32_t free_slots[mt::slots];
     unsigned free_count = 0;
-    std::uint64_t refused_threads = 0;        // no slot left: not traced
+    std::uint64_t refused_threads = 0; // no slot left: not traced
     std::chrono::steady_clock::time_point start;
     // The mode's callbacks (tracer<Writer>'s), chosen once at install.
     qemu_plugin_vcpu_udata_cb_t on_insn_exec = nullptr;
@@ -376,8 +376,8 @@ struct tracer {
                              static_cast<double>(parked_ns) / 1e9, static_cast<double>(max_parked_ns) / 1e9);
             if constexpr (std::is_same_v<Writer, ordered_writer_type>) {
                 const tracebuf::merge_stats& m = g.buffer->sink().merge_stats();
-                std::fprintf(f, "merged: %" PRIu64 " records, %" PRIu64 " bytes in, %" PRIu64 " out, %" PRIu64
-                                " skipped\n", m.records, m.bytes_in, m.bytes_out, m.skipped_bytes);
+                std::fprintf(f, "merged: %" PRIu64 " records, %" PRIu64 " bytes in, %" PRIu64 " out, %" PRIu64 " skipped\n",
+                             m.records, m.bytes_in, m.bytes_out, m.skipped_bytes);
             }
             std::fprintf(f, "sink error: %d\n", s.sink_error);
             std::fprintf(f, "bytes lost: %" PRIu64 "\n", lost);
@@ -393,12 +393,12 @@ struct tracer {
         record_writer_type summary_writer(*g.buffer); // outside any chunk, in slot 0
         std::uint64_t records = 0;
         if (summary_writer.register_thread() == tracebuf::errc::ok) {
-            mt::write_summary(
-                [&](std::size_t n) { return summary_writer.reserve(n); },
-                static_cast<std::uint32_t>(threads.size()), [](std::uint32_t i) {
-                    const thread_state& t = threads[i];
-                    return mt::summary_entry{t.serial, t.tid, t.records};
-                });
+            const auto entry = [](std::uint32_t i) {
+                const thread_state& t = threads[i];
+                return mt::summary_entry{t.serial, t.tid, t.records};
+            };
+            mt::write_summary([&](std::size_t n) { return summary_writer.reserve(n); },
+                              static_cast<std::uint32_t>(threads.size()), entry);
             // The other threads are stopped while idle, and in chunk mode their chunks are
             // still open: a flush takes them over and pads the chunks, which drain() could not.
             summary_writer.flush();
@@ -492,7 +492,9 @@ bool parse_args(int argc, char** argv, std::size_t& buffer_bytes) {
         } else if (a.rfind("mode=", 0) == 0) {
             const std::string m = a.substr(5);
             if (m != "record" && m != "chunk" && m != "double" && m != "chunk-double" && m != "ordered") return false;
-            g.mode = m == "ordered" ? "ordered" : m.rfind("chunk", 0) == 0 ? "chunk" : "record";
+            g.mode = m == "ordered"             ? "ordered"
+                     : m.rfind("chunk", 0) == 0 ? "chunk"
+                                                : "record";
             // Ordered mode merges during the write-out, after the parked threads are released.
             if (m.find("double") != std::string::npos || m == "ordered")
                 g.buffering = tracebuf::buffering::double_buffer;
@@ -509,7 +511,7 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
     std::size_t buffer_bytes = 16u << 20;
     if (info->system_emulation || !parse_args(argc, argv, buffer_bytes)) {
         say("tracebuf: usage: -plugin libtracebuf_qemu.so,out=PATH[,buffer=BYTES]"
-                         "[,mode=record|chunk|double|chunk-double|ordered][,chunk=BYTES][,direct=1][,window=0] (linux-user only)\n");
+            "[,mode=record|chunk|double|chunk-double|ordered][,chunk=BYTES][,direct=1][,window=0] (linux-user only)\n");
         return -1;
     }
     // Mode 0600, never through a symbolic link (trace_file.hpp): the trace holds every value

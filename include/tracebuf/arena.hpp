@@ -36,11 +36,17 @@ namespace tracebuf {
 
 /// How the host's memory is used: one buffer, written out at the barrier while the other
 /// threads wait, or two, one filled while the other is written out.
-enum class buffering : unsigned char { single, double_buffer };
+enum class buffering : unsigned char {
+    single,
+    double_buffer,
+};
 
 /// What the host's memory holds when it is handed over: anything (tracebuf zero-fills it
 /// first), or zeros already (fresh anonymous mmap, static storage, a fresh file window).
-enum class memory_contents : unsigned char { unknown, zeroed };
+enum class memory_contents : unsigned char {
+    unknown,
+    zeroed,
+};
 
 /// What a JIT needs to emit the fast path inline (for example as VEX IR):
 ///   - `position` is the address of the 64-bit position word (a fetch_add target; under a

@@ -65,7 +65,10 @@ class chunk_checker {
 public:
     /// Whether a thread's chunks may start again at 0: yes for a trace file, where the system
     /// hands a thread id to a new thread once the old one has exited; no where ids are unique.
-    enum class restart { allowed, forbidden };
+    enum class restart {
+        allowed,
+        forbidden,
+    };
 
     explicit chunk_checker(restart r = restart::allowed) noexcept : restart_(r) {}
 

@@ -37,7 +37,7 @@ struct clock_check_result {
     std::uint64_t handoffs = 0;       ///< stamps compared across threads
     std::uint64_t backward_steps = 0; ///< of which the later stamp was smaller
     std::uint64_t largest_step_back = 0;
-    unsigned cpu_pairs = 0;           ///< CPU pairs checked (0: the threads could not be pinned)
+    unsigned cpu_pairs = 0; ///< CPU pairs checked (0: the threads could not be pinned)
     const char* clock_name = "";
 
     errc status() const noexcept { return backward_steps == 0 && handoffs != 0 ? errc::ok : errc::bad_clock; }

@@ -28,12 +28,18 @@ struct tsc_clock {
 
     static TRACEBUF_FORCEINLINE std::uint64_t ordered() noexcept {
         std::uint32_t lo, hi;
-        __asm__ __volatile__("lfence\n\trdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+        __asm__ __volatile__("lfence\n\trdtsc"
+                             : "=a"(lo), "=d"(hi)
+                             :
+                             : "memory");
         return (std::uint64_t{hi} << 32) | lo;
     }
     static TRACEBUF_FORCEINLINE std::uint64_t relaxed() noexcept {
         std::uint32_t lo, hi;
-        __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+        __asm__ __volatile__("rdtsc"
+                             : "=a"(lo), "=d"(hi)
+                             :
+                             : "memory");
         return (std::uint64_t{hi} << 32) | lo;
     }
 };

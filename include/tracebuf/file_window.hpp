@@ -233,7 +233,8 @@ private:
         if (!S_ISREG(st.st_mode)) return "the output is not a regular file (a pipe, a device, /dev/null)";
         std::uint64_t start = static_cast<std::uint64_t>(st.st_size);
         if (start % record_alignment != 0) return "the file's size is not a multiple of 8";
-        if (start % page_ != 0) { // continue after the file's records, at a page boundary
+        // continue after the file's records, at a page boundary
+        if (start % page_ != 0) {
             unsigned char pad[8192] = {}; // zeros: the padding's payload goes into the file
             const std::size_t n = static_cast<std::size_t>(page_ - start % page_);
             if (n > sizeof pad) return "the page size is too large to pad to";
@@ -387,7 +388,7 @@ private:
     const char* fallback_reason_ = nullptr;
     int error_ = 0;
     bool mapped_ = false;
-    bool ever_mapped_ = false; // the file was grown for a window: close() cuts it
+    bool ever_mapped_ = false;              // the file was grown for a window: close() cuts it
     bool still_mapped_[2] = {false, false}; // after a fallback: a window the producers still fill
 };
 

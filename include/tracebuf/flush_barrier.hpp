@@ -104,7 +104,7 @@ public:
     /// reservations go to the fresh buffer. Precondition: `p` is online.
     errc flush(producer& p) noexcept {
         if (!counter_.owns(p)) return p.refuse(p.state_ == producer_state::unregistered ? errc::not_registered
-                                                                                         : errc::wrong_buffer);
+                                                                                        : errc::wrong_buffer);
         if (p.state_ != producer_state::online) return p.refuse(errc::not_online);
         // A flush request is a reservation that can never fit. Its bytes are not placed in
         // the fresh buffer: the move-down skips them (see lead).

@@ -114,7 +114,7 @@ struct __attribute__((packed)) mmap_payload {
     std::uint32_t pad;
     std::uint64_t start;
     std::uint64_t end;
-    std::uint64_t flags; ///< mmap_read | mmap_write | mmap_exec
+    std::uint64_t flags;  ///< mmap_read | mmap_write | mmap_exec
     std::uint64_t offset; ///< in the file, of `start`
     std::uint64_t dev;
     std::uint64_t inode;

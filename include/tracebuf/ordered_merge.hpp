@@ -53,7 +53,7 @@ struct merge_result {
     std::size_t threads = 0;       ///< threads merged
     std::size_t skipped_bytes = 0; ///< bytes not merged because of a fault
     merge_fault fault = merge_fault::none;
-    std::size_t fault_offset = 0;  ///< where the first fault is
+    std::size_t fault_offset = 0; ///< where the first fault is
 };
 
 namespace detail {

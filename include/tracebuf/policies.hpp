@@ -214,16 +214,16 @@ constexpr bool check_clock_policy() noexcept {
 // The same requirements as concepts, for hosts that constrain their own templates on them.
 template <class A>
 concept atomics_policy = detail::has_atomic_template<A>::value && detail::has_memory_order<A>::value &&
-                         detail::has_order_constants<A>::value && detail::has_fence<A>::value &&
-                         detail::has_atomic_operations<A, std::uint32_t>::value &&
-                         detail::has_atomic_operations<A, std::uint64_t>::value &&
-                         detail::always_lock_free<A, std::uint32_t>() &&
-                         detail::always_lock_free<A, std::uint64_t>();
+    detail::has_order_constants<A>::value && detail::has_fence<A>::value &&
+    detail::has_atomic_operations<A, std::uint32_t>::value &&
+    detail::has_atomic_operations<A, std::uint64_t>::value &&
+    detail::always_lock_free<A, std::uint32_t>() &&
+    detail::always_lock_free<A, std::uint64_t>();
 template <class W, class A>
 concept wait_policy = detail::has_serialized_host<W>::value &&
-                      (W::serialized_host ||
-                       (detail::has_wait<W, typename A::template atomic<std::uint32_t>>::value &&
-                        detail::has_notify_all<W, typename A::template atomic<std::uint32_t>>::value));
+    (W::serialized_host ||
+     (detail::has_wait<W, typename A::template atomic<std::uint32_t>>::value &&
+      detail::has_notify_all<W, typename A::template atomic<std::uint32_t>>::value));
 template <class F>
 concept idle_fence_policy = detail::has_fence_members<F>::value;
 template <class S>

@@ -73,7 +73,7 @@ private:
     const producer* self_ = nullptr;   // its own address, set at registration
     std::uint32_t owner_instance_ = 0; // that counter's number (a new one may reuse the address)
     errc last_error_ = errc::ok;
-    std::uint16_t slot_ = no_slot;     // its idle slot, when Traits::idle_slots > 0
+    std::uint16_t slot_ = no_slot; // its idle slot, when Traits::idle_slots > 0
     producer_state state_ = producer_state::unregistered;
     bool taken_over_ = false;
 };

@@ -18,10 +18,10 @@ namespace tracebuf {
 
 enum class record_fault {
     none,
-    hole,          ///< tag 0: reserved bytes that nobody wrote (or zero-filled space)
-    short_length,  ///< length < 4: shorter than its own header
-    long_length,   ///< length > max_record_size
-    truncated,     ///< the record or its padding runs past the end of the range
+    hole,         ///< tag 0: reserved bytes that nobody wrote (or zero-filled space)
+    short_length, ///< length < 4: shorter than its own header
+    long_length,  ///< length > max_record_size
+    truncated,    ///< the record or its padding runs past the end of the range
 };
 
 constexpr const char* to_string(record_fault f) noexcept {
@@ -36,8 +36,8 @@ constexpr const char* to_string(record_fault f) noexcept {
 }
 
 struct scan_result {
-    std::size_t records = 0;      ///< valid records before the first fault
-    std::size_t valid_bytes = 0;  ///< where the first fault starts (== size if none)
+    std::size_t records = 0;     ///< valid records before the first fault
+    std::size_t valid_bytes = 0; ///< where the first fault starts (== size if none)
     record_fault fault = record_fault::none;
 
     constexpr bool ok() const noexcept { return fault == record_fault::none; }
@@ -79,21 +79,20 @@ inline scan_result scan_records(const void* data, std::size_t size, std::size_t 
                         [](std::uint16_t, const unsigned char*, std::size_t, std::size_t) {});
 }
 
-
 /// What scan_trace found in a trace whose writer may have died (docs/reading-traces.md,
 /// "Crashed traces").
 struct trace_scan_result {
-    std::size_t records = 0;       ///< whole records read (padding and chunk headers included)
-    std::size_t stop = 0;          ///< where reading stopped (== size if it read everything)
+    std::size_t records = 0;                 ///< whole records read (padding and chunk headers included)
+    std::size_t stop = 0;                    ///< where reading stopped (== size if it read everything)
     record_fault fault = record_fault::none; ///< why it stopped there
-    bool zero_tail = false;        ///< everything from `stop` to the end is zero
-    std::size_t chunk_holes = 0;   ///< chunks whose unwritten rest was skipped
-    std::size_t first_chunk_hole = 0; ///< offset of the first such hole
-    std::size_t marked_holes = 0;  ///< reservations marked but never written, skipped
+    bool zero_tail = false;                  ///< everything from `stop` to the end is zero
+    std::size_t chunk_holes = 0;             ///< chunks whose unwritten rest was skipped
+    std::size_t first_chunk_hole = 0;        ///< offset of the first such hole
+    std::size_t marked_holes = 0;            ///< reservations marked but never written, skipped
     std::size_t first_marked_hole = 0;
-    std::size_t zero_claims = 0;   ///< chunk mode: claims never touched at all, skipped
+    std::size_t zero_claims = 0; ///< chunk mode: claims never touched at all, skipped
     std::size_t first_zero_claim = 0;
-    std::size_t skips = 0;         ///< tags::skip records followed (a window being rewritten)
+    std::size_t skips = 0; ///< tags::skip records followed (a window being rewritten)
     std::size_t first_skip = 0;
 
     /// Nothing unread but zeros: every record the file holds was read.
@@ -134,7 +133,7 @@ trace_scan_result scan_trace(const void* data, std::size_t size, std::size_t max
     const unsigned char* bytes = static_cast<const unsigned char*>(data);
     trace_scan_result r;
     std::size_t at = 0;
-    std::size_t chunk_end = 0; // end of the chunk that covers `at`, if any
+    std::size_t chunk_end = 0;               // end of the chunk that covers `at`, if any
     bool seen_chunk = options.claims_marked; // a chunk-mode trace, or one whose claims are all marked
     while (at < size) {
         if (size - at < record_header_size) {

@@ -157,7 +157,7 @@ TRACEBUF_FORCEINLINE void mark_reserved(void* at, std::size_t bytes) noexcept {
 /// the caller reserved; returns where the next record starts. (The writers' write_record
 /// reserves, then puts.)
 TRACEBUF_FORCEINLINE void* put_record(void* at, std::uint16_t tag, const void* payload,
-                                        std::size_t payload_size) noexcept {
+                                      std::size_t payload_size) noexcept {
     unsigned char* body = static_cast<unsigned char*>(at) + record_header_size;
     if (payload_size != 0) __builtin_memcpy(body, payload, payload_size); // payload may be null
     commit_record_header(at, tag, payload_size);

@@ -79,7 +79,7 @@ public:
         const unsigned char* data = arena_.data();
         if (open < data || open > data + arena_.capacity() ||
             open_bytes > static_cast<std::size_t>(data + arena_.capacity() - open))
-            return p.refuse(counter_.owns(p)                              ? errc::bad_argument
+            return p.refuse(counter_.owns(p)                            ? errc::bad_argument
                             : p.state() == producer_state::unregistered ? errc::not_registered
                                                                         : errc::wrong_buffer);
         return counter_.idle(p, static_cast<std::uint64_t>(open - data), open_bytes);

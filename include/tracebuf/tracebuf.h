@@ -116,12 +116,12 @@ void tracebuf_get_stats(const tracebuf_buffer* buf, tracebuf_stats* out);
 /* ---- Writers: one per thread, any mode ------------------------------------------------- */
 
 enum tracebuf_mode {
-    TRACEBUF_RECORD_MODE = 0,  /* one shared reservation per record: the finest global order */
-    TRACEBUF_CHUNK_MODE = 1,   /* one per chunk of chunk_bytes (a multiple of 8, 4 KiB to 64 KiB
+    TRACEBUF_RECORD_MODE = 0, /* one shared reservation per record: the finest global order */
+    TRACEBUF_CHUNK_MODE = 1,  /* one per chunk of chunk_bytes (a multiple of 8, 4 KiB to 64 KiB
                                   suits most hosts), records placed with plain stores, each chunk
                                   headed by a TRACEBUF_CHUNK_TAG record (pid, tid, bytes,
                                   per-thread sequence); the trace orders chunks, not records */
-    TRACEBUF_ORDERED_MODE = 2  /* chunks whose records carry clock stamps, merged by stamp: record
+    TRACEBUF_ORDERED_MODE = 2 /* chunks whose records carry clock stamps, merged by stamp: record
                                   mode's order (docs/protocol.md, "Ordered mode"); needs a buffer
                                   created with TRACEBUF_ORDERED_MERGE */
 };

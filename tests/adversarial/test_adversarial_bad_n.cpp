@@ -110,7 +110,8 @@ BOOST_AUTO_TEST_CASE(a_parked_zero_size_claim_loses_nothing_behind_it) {
     rig<small_traits> r(1024);
     std::atomic<long> b_offset{-1};
     std::atomic<int> z_error{-1};
-    run_case(r, 0, 64, [](producer&) {}, b_offset, z_error);
+    const auto nothing_more = [](producer&) {};
+    run_case(r, 0, 64, nothing_more, b_offset, z_error);
     TB_NO_THREAD_FAILURES();
     BOOST_TEST(z_error.load() == static_cast<int>(errc::bad_size));
     BOOST_TEST(b_offset.load() == 64);
@@ -144,8 +145,8 @@ BOOST_AUTO_TEST_CASE(a_parked_too_large_claim_is_placed_as_padding) {
         registered.fetch_add(1);
         while (registered.load() != 3) std::this_thread::sleep_for(1ms);
         for (std::uint32_t i = 0; i < 4; ++i) write_rec(buf.reserve(p, 248), 248, 1, i); // [0, 992)
-        write_rec(buf.reserve(p, 8), 8, 1, 4);                                // [992, 1000)
-        unsigned char* at = buf.reserve(p, 64); // crosses at 1000
+        write_rec(buf.reserve(p, 8), 8, 1, 4);                                           // [992, 1000)
+        unsigned char* at = buf.reserve(p, 64);                                          // crosses at 1000
         if (at) write_rec(at, 64, 1, 5);
         buf.unregister_thread(p);
     });
@@ -191,14 +192,11 @@ BOOST_AUTO_TEST_CASE(a_parked_zero_size_claim_never_makes_a_second_leader) {
     r->log.hold_until_inside = 2;
     std::atomic<long> b_offset{-1};
     std::atomic<int> z_error{-1};
-    const bool done = finishes_within(15000ms, [&] {
-        run_case(*r, 0, 64,
-                 [&](producer& p) {
-                     unsigned char* at = r->buf.reserve(p, 1000); // [128, 1128): crosses 1024
-                     if (at) write_rec(at, 1000, 2, 1);
-                 },
-                 b_offset, z_error);
-    });
+    const auto cross_1024 = [&](producer& p) {
+        unsigned char* at = r->buf.reserve(p, 1000); // [128, 1128): crosses 1024
+        if (at) write_rec(at, 1000, 2, 1);
+    };
+    const bool done = finishes_within(15000ms, [&] { run_case(*r, 0, 64, cross_1024, b_offset, z_error); });
     BOOST_REQUIRE_MESSAGE(done, "the case hung");
     TB_NO_THREAD_FAILURES();
     BOOST_TEST(r->log.max_inside.load() == 1, "two flushes wrote to the sink at the same time (two leaders own the "

@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(a_stale_producer_is_refused_by_a_new_buffer_at_the_same_add
     const errc e = second->go_offline(stale);
     BOOST_TEST((e == errc::wrong_buffer), "a new buffer accepted a producer it never registered: " << to_string(e));
     BOOST_TEST_MESSAGE("after that go_offline: online count " << second->counter().online_count() << ", flushing "
-                                                               << second->counter().flushing());
+                                                              << second->counter().flushing());
     const bool registered = finishes_within(2000ms, [&] {
         producer fresh;
         second->register_thread(fresh);

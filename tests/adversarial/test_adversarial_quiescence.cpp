@@ -83,7 +83,8 @@ BOOST_AUTO_TEST_CASE(stepped_back_thread_resuming_in_a_wrapped_flushing_epoch_wa
     lead.join();
     // Flushes until the next one runs at epoch e again.
     while (buf.counter().epoch() != e) BOOST_REQUIRE((buf.flush(f) == errc::ok)); // 8191 flushes
-    write_padding(buf.reserve(f, 8), 8, 512); // so that the held flush calls the sink
+    // so that the held flush calls the sink
+    write_padding(buf.reserve(f, 8), 8, 512);
     const int entered = log.entered.load();
     log.hold = true;
     std::thread held([&] { buf.flush(f); });

@@ -78,7 +78,9 @@ BOOST_AUTO_TEST_CASE(serialized_mixed_misuse_loses_nothing_accepted) {
                         }
                         write_rec(buf.layout().data + pos, n, t, seq++);
                     } else if (r < 85) { // bad n on the slow path, only when it cannot fit
-                        const std::uint64_t bad = g.below(3) == 0 ? 0 : g.below(2) ? 12 : cap + 8;
+                        const std::uint64_t bad = g.below(3) == 0 ? 0
+                                                  : g.below(2)    ? 12
+                                                                  : cap + 8;
                         if (buf.arena().position() + bad <= cap) continue;
                         const std::uint64_t pos = buf.reserve_fast(bad);
                         if (buf.reserve_slow(p, pos, bad) != invalid_position) unexpected.fetch_add(1);

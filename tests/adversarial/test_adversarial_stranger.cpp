@@ -133,7 +133,7 @@ BOOST_AUTO_TEST_CASE(a_parked_claim_made_before_the_release_is_placed_in_the_fre
         at = buf.reserve(p, 200); // crosses at 896 (base 896); held after the move-down
         if (at == nullptr) return;
         write_rec(at, 200, 1, 1); // A's record at [0, 200) of the fresh space
-        buf.go_offline(p); // waits outside tracebuf: offline (host contract)
+        buf.go_offline(p);        // waits outside tracebuf: offline (host contract)
         a_phase = 1;
         while (!a_may_leave.load()) std::this_thread::sleep_for(1ms);
         buf.unregister_thread(p);
@@ -153,7 +153,7 @@ BOOST_AUTO_TEST_CASE(a_parked_claim_made_before_the_release_is_placed_in_the_fre
     BOOST_REQUIRE(eventually([&] { return the_gate.blocked.load() == 1; }));
     constexpr std::uint64_t mark = arena<small_traits>::marked_position;
     BOOST_TEST(buf.arena().position() == mark + 1032u); // 1928 - 896, marked until the release
-    const std::uint64_t pos = buf.reserve_fast(64); // [1032, 1096) of the fresh space: parked
+    const std::uint64_t pos = buf.reserve_fast(64);     // [1032, 1096) of the fresh space: parked
     BOOST_TEST(pos == mark + 1032u);
     std::atomic<bool> stranger_done{false};
     std::thread s([&] {
@@ -163,9 +163,9 @@ BOOST_AUTO_TEST_CASE(a_parked_claim_made_before_the_release_is_placed_in_the_fre
         stranger_done = true;
     });
     BOOST_REQUIRE(eventually([&] { return stall_wait::stalled.load() == 1; }));
-    the_gate.open();                                            // flush ends: epoch + 1
+    the_gate.open();                                                // flush ends: epoch + 1
     BOOST_REQUIRE(eventually([&] { return a_phase.load() == 1; })); // A wrote [0, 200)
-    stall_wait::resume = true;                                  // the stranger runs again
+    stall_wait::resume = true;                                      // the stranger runs again
     BOOST_REQUIRE(eventually([&] { return stranger_done.load(); }));
     s.join();
     a_may_leave = true;
@@ -202,7 +202,7 @@ BOOST_AUTO_TEST_CASE(a_crossing_claim_is_settled_without_a_free_idle_slot) {
     unsigned char* at = buf.reserve(a, 1024);
     write_padding(at, 1024, 512);
     BOOST_REQUIRE((buf.go_offline(a) == errc::ok)); // a's thread is the one that misuses b now
-    const std::uint64_t pos = buf.reserve_fast(8);   // b's JIT claim while offline: crosses
+    const std::uint64_t pos = buf.reserve_fast(8);  // b's JIT claim while offline: crosses
     BOOST_TEST(buf.reserve_slow(b, pos, 8) == invalid_position);
     BOOST_TEST((b.last_error() == errc::not_online));
     BOOST_REQUIRE((buf.go_online(a) == errc::ok));
@@ -274,9 +274,9 @@ BOOST_AUTO_TEST_CASE(a_parked_claim_follows_every_flush_since_the_call) {
         stranger_done = true;
     });
     BOOST_REQUIRE(eventually([&] { return stall_wait::stalled.load() == 1; }));
-    r->log.hold = false;                                         // flush e ends
+    r->log.hold = false; // flush e ends
     BOOST_REQUIRE(eventually([&] { return b_phase.load() == 0 && buf.counter().epoch() == ((e + 1) & 8191u); }));
-    a_may_leave = true;                                          // flush e + 1 (led by B) runs
+    a_may_leave = true; // flush e + 1 (led by B) runs
     BOOST_REQUIRE(eventually([&] { return b_phase.load() == 1; }));
     BOOST_TEST(buf.counter().epoch() == ((e + 2) & 8191u));
     BOOST_TEST_MESSAGE("position before the stranger resumes: " << buf.arena().position());

@@ -6,13 +6,13 @@
  * Prints "N passed, N failed" and exits non-zero on any failure. */
 #include <tracebuf/tracebuf.h>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 static int passed, failed;
@@ -110,6 +110,7 @@ static void* writer_thread(void* arg) {
             else memcpy(body, payload, sizeof payload);
         }
         if (tracebuf_writer_idle(&w) != TRACEBUF_OK) CHECK(0); /* a chunk stays open */
+
         if (i % 1000 == 999) { /* stopped by the host while idle, mid-chunk */
             pthread_mutex_lock(&host_lock);
             pthread_mutex_unlock(&host_lock);
@@ -392,7 +393,7 @@ int main(void) {
         CHECK(tracebuf_producer_init(&mine) == TRACEBUF_OK);
         CHECK(tracebuf_register_thread(buf, &mine) == TRACEBUF_OK);
         CHECK(tracebuf_producer_init(&mine) == TRACEBUF_ALREADY_REGISTERED); /* left alone */
-        CHECK(tracebuf_go_offline(other, &mine) == TRACEBUF_WRONG_BUFFER);     /* another buffer */
+        CHECK(tracebuf_go_offline(other, &mine) == TRACEBUF_WRONG_BUFFER);   /* another buffer */
         CHECK(tracebuf_unregister_thread(other, &mine) == TRACEBUF_WRONG_BUFFER);
         CHECK(tracebuf_reserve(other, &mine, 8) == NULL);
         CHECK(tracebuf_last_error(&mine) == TRACEBUF_WRONG_BUFFER);

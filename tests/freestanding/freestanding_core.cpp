@@ -6,13 +6,13 @@
 // given by TRACEBUF_FREESTANDING_STD_ATOMICS; and the HEADER, SUMMARY and MMAP writing both
 // tracers share (memtrace.hpp).
 #include <tracebuf/chunk_writer.hpp>
-#include <tracebuf/policies.hpp>
-#include <tracebuf/record_writer.hpp>
-#include <tracebuf/trace_buffer.hpp>
 #include <tracebuf/detail/cpu_relax.hpp>
 #include <tracebuf/memtrace.hpp>
+#include <tracebuf/policies.hpp>
 #include <tracebuf/reader.hpp>
+#include <tracebuf/record_writer.hpp>
 #include <tracebuf/sink_callback.hpp>
+#include <tracebuf/trace_buffer.hpp>
 #include <tracebuf/wait_serialized.hpp>
 
 #if defined(TRACEBUF_FREESTANDING_STD_ATOMICS)

@@ -58,8 +58,8 @@ void append_full_stamp(std::vector<unsigned char>& out, std::uint64_t stamp) {
 struct chunk_record {
     std::uint64_t stamp;
     std::size_t thread;
-    std::uint32_t index;     // in its thread's order
-    std::size_t at, bytes;   // the record as laid out, padding included, in `record_bytes`
+    std::uint32_t index;   // in its thread's order
+    std::size_t at, bytes; // the record as laid out, padding included, in `record_bytes`
 };
 
 struct thread_state {
@@ -68,7 +68,7 @@ struct thread_state {
     bool open = false;
     std::uint64_t sequence = 0;
     std::uint32_t records = 0;
-    std::vector<unsigned char> chunk; // the open chunk's contents after its header
+    std::vector<unsigned char> chunk;   // the open chunk's contents after its header
     std::size_t first_chunk = SIZE_MAX; // rank: the buffer offset of its first chunk
 };
 

@@ -18,8 +18,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <system_error>
 #include <string>
+#include <system_error>
 #include <type_traits>
 #include <vector>
 
@@ -146,10 +146,9 @@ void trace_program(Buffer& buf, std::size_t chunk, unsigned steps, std::uint16_t
     }
     tracebuf::record_writer<Buffer> summary(buf);
     summary.register_thread();
-    mt::write_summary([&](std::size_t n) { return summary.reserve(n); },
-                      static_cast<std::uint32_t>(threads.size()), [&](std::uint32_t i) {
-                          return mt::summary_entry{i, threads[i]->tid, threads[i]->records};
-                      });
+    const auto entry = [&](std::uint32_t i) { return mt::summary_entry{i, threads[i]->tid, threads[i]->records}; };
+    mt::write_summary([&](std::size_t n) { return summary.reserve(n); }, static_cast<std::uint32_t>(threads.size()),
+                      entry);
     summary.flush();
     summary.unregister_thread();
     buf.drain();

@@ -60,7 +60,8 @@ struct traits : tracebuf::traits_base {
     using wait = tracebuf::futex_wait;
 };
 using buffer = tracebuf::trace_buffer<traits, tracebuf::memory_sink>;
-#else // the control: every policy complete, it compiles
+#else
+// The control: every policy complete, it compiles.
 using buffer = tracebuf::trace_buffer<tracebuf::default_traits, tracebuf::memory_sink>;
 #endif
 

@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
         std::printf("order: %" PRIu64 " counter stores, %" PRIu64 " out of increment order\n", stores, violations);
     else
         std::printf("order: %" PRIu64 " stores, %" PRIu64 " loads of the data, %" PRIu64
-                    " before the store they read\n", stores, loads, violations);
+                    " before the store they read\n",
+                    stores, loads, violations);
     return violations == 0 && stores != 0 ? 0 : 1;
 }

@@ -24,7 +24,16 @@ using namespace std::chrono_literals;
 
 // ---- hooked atomics ------------------------------------------------------------------------
 
-enum class op : int { load, store, fetch_add, fetch_sub, fetch_or, fetch_and, exchange, cas };
+enum class op : int {
+    load,
+    store,
+    fetch_add,
+    fetch_sub,
+    fetch_or,
+    fetch_and,
+    exchange,
+    cas,
+};
 
 // Called before every atomic operation of the library (when set). `bits` is 32 or 64.
 using hook_fn = void (*)(op o, int bits, const void* addr);

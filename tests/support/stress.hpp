@@ -95,8 +95,8 @@ public:
         ++flushes_;
         bytes_ += size;
         std::vector<unsigned char> expect(4096);
-        const tracebuf::scan_result r = tracebuf::scan_records(data, size, 4096,
-            [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
+        const tracebuf::scan_result r = tracebuf::scan_records(
+            data, size, 4096, [&](std::uint16_t tag, const unsigned char* payload, std::size_t n, std::size_t offset) {
                 if (tag == tracebuf::tags::padding) {
                     ++padding_;
                     return;
@@ -164,8 +164,8 @@ private:
 };
 
 struct stress_config {
-    std::size_t capacity = 64 * 1024;   // arena bytes
-    int lanes = 16;                     // threads alive at once
+    std::size_t capacity = 64 * 1024; // arena bytes
+    int lanes = 16;                   // threads alive at once
     std::uint64_t total_records = 1000000;
     std::uint32_t records_per_thread = 20000; // each thread writes 50%..150% of this, then exits
     bool offline_periods = true;
@@ -174,7 +174,8 @@ struct stress_config {
     // Serialized host: a big lock around everything a thread does with the buffer, as
     // Valgrind runs one thread at a time.
     std::mutex* big_lock = nullptr;
-    std::size_t chunk_bytes = 0;        // > 0: chunk mode (ordered mode with stress_run<T, true>)
+    // > 0: chunk mode (ordered mode with stress_run<T, true>)
+    std::size_t chunk_bytes = 0;
     tracebuf::buffering buffering = tracebuf::buffering::single; // capacity is per buffer
     unsigned seed = 1;
 };
@@ -254,8 +255,12 @@ private:
     }
 
     struct maybe_locked {
-        explicit maybe_locked(std::mutex* m) : m_(m) { if (m_) m_->lock(); }
-        ~maybe_locked() { if (m_) m_->unlock(); }
+        explicit maybe_locked(std::mutex* m) : m_(m) {
+            if (m_) m_->lock();
+        }
+        ~maybe_locked() {
+            if (m_) m_->unlock();
+        }
         std::mutex* m_;
     };
 
@@ -289,7 +294,8 @@ private:
             // A burst of records per lock hold, like a run of superblocks.
             for (int burst = 0; burst < 16 && seq < count; ++burst) {
                 const std::uint32_t batch = config_.batches && g.below(5) == 0
-                    ? static_cast<std::uint32_t>(2 + g.below(7)) : 1;
+                                                ? static_cast<std::uint32_t>(2 + g.below(7))
+                                                : 1;
                 write_batch(w, g, id, seq, std::min(batch, count - seq));
                 seq += std::min(batch, count - seq);
                 written_[id].store(seq, std::memory_order_relaxed);
@@ -314,7 +320,9 @@ private:
 
     static std::size_t random_payload(splitmix& g) {
         const std::uint64_t r = g.below(100);
-        const std::uint64_t top = r < 85 ? 60 : r < 97 ? 512 : 4092;
+        const std::uint64_t top = r < 85   ? 60
+                                  : r < 97 ? 512
+                                           : 4092;
         return static_cast<std::size_t>(stress_fixed + g.below(top - stress_fixed + 1));
     }
 
@@ -330,8 +338,9 @@ private:
         const std::size_t spare = records > 1 && g.below(4) == 0 ? 8 * (1 + g.below(8)) : 0;
         // Every stamp kind (ordered mode; the other writers ignore it).
         const std::uint64_t kind = g.below(3);
-        const tracebuf::stamp how = kind == 0 ? tracebuf::stamp::ordered
-                                    : kind == 1 ? tracebuf::stamp::relaxed : tracebuf::stamp::inherit;
+        const tracebuf::stamp how = kind == 0   ? tracebuf::stamp::ordered
+                                    : kind == 1 ? tracebuf::stamp::relaxed
+                                                : tracebuf::stamp::inherit;
         unsigned char* at = w.reserve(total + spare, how);
         if (at == nullptr) return check(w.last_error(), "reserve");
         for (std::uint32_t i = 0; i < records; ++i) {

@@ -39,8 +39,8 @@ inline thread_failures& failures() {
 /// Evaluates to the condition; records a failure when it is false.
 #define TB_CHECK(cond) (::tracebuf_test::failures().record(static_cast<bool>(cond), #cond, __FILE__, __LINE__))
 
-#define TB_NO_THREAD_FAILURES()                                                                   \
-    BOOST_TEST(::tracebuf_test::failures().count.load() == 0,                                    \
+#define TB_NO_THREAD_FAILURES()                               \
+    BOOST_TEST(::tracebuf_test::failures().count.load() == 0, \
                "first failure on a thread: " << ::tracebuf_test::failures().message())
 
 #endif

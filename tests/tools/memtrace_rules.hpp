@@ -46,8 +46,17 @@ struct verdict {
 
 inline verdict check(const unsigned char* data, std::size_t size) {
     enum : std::uint16_t {
-        header = 0x4d38, load = 0x4d41, store = 0x4d42, reg = 0x4d43, insn = 0x4d44, get_reg = 0x4d45,
-        put_reg = 0x4d46, insn_exec = 0x4d47, get_reg_nx = 0x4d48, put_reg_nx = 0x4d49, mmap = 0x4d50,
+        header = 0x4d38,
+        load = 0x4d41,
+        store = 0x4d42,
+        reg = 0x4d43,
+        insn = 0x4d44,
+        get_reg = 0x4d45,
+        put_reg = 0x4d46,
+        insn_exec = 0x4d47,
+        get_reg_nx = 0x4d48,
+        put_reg_nx = 0x4d49,
+        mmap = 0x4d50,
         regmeta = 0x4d51,
     };
     verdict v;
@@ -62,7 +71,7 @@ inline verdict check(const unsigned char* data, std::size_t size) {
         std::snprintf(text, sizeof text, "0x%04x", tag);
         return std::string(text);
     };
-    std::set<std::pair<std::uint64_t, std::uint64_t>> code;  // executable MMAP ranges
+    std::set<std::pair<std::uint64_t, std::uint64_t>> code; // executable MMAP ranges
     std::set<std::uint64_t> pcs;
     std::uint32_t run_seq = 0; // 0: no run yet
     unsigned uses = 0, defs = 0;
@@ -90,12 +99,23 @@ inline verdict check(const unsigned char* data, std::size_t size) {
             }
             at += footprint;
             continue;
-        case insn_exec: least = 4; exact = true; break;
-        case get_reg_nx: case put_reg_nx: least = 20; exact = true; break;
+        case insn_exec:
+            least = 4;
+            exact = true;
+            break;
+        case get_reg_nx:
+        case put_reg_nx:
+            least = 20;
+            exact = true;
+            break;
         case insn: least = 13; break;
         case mmap: least = 53; break;
         case regmeta: least = 5; break;
-        case load: case store: case reg: case get_reg: case put_reg: break;
+        case load:
+        case store:
+        case reg:
+        case get_reg:
+        case put_reg: break;
         default: return fail(at, "tag " + hex(tag) + " is not one of memtrace's");
         }
         if (n < least || (exact && n != least))

@@ -11,9 +11,12 @@ TRACEBUF_FORCEINLINE void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #elif defined(__aarch64__) || defined(__arm__)
-    __asm__ __volatile__("yield" ::: "memory");
+    __asm__ __volatile__("yield"
+                         :
+                         :
+                         : "memory");
 #else
-    __asm__ __volatile__("" ::: "memory");
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); // a compiler barrier
 #endif
 }
 
