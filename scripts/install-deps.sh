@@ -13,6 +13,7 @@ packages=(
   valgrind                                       # the Valgrind tool and its tests
   relacy-dev spin                                # model checking: Relacy, a Promela model
   clang-14 libfuzzer-14-dev libclang-rt-14-dev   # libFuzzer targets
+  clang-format-14                                # the layout check (.clang-format)
 )
 
 missing=()
