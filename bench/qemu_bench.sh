@@ -97,10 +97,12 @@ done
   echo "file column measures the page cache as much as the plugins. Written with O_DIRECT the trace"
   echo "skips that copy, and the writing thread sleeps while the device reads the buffer. With the"
   echo "inline flush, writers are also parked while the flusher writes; the double modes write one"
-  echo "buffer out while the threads fill the other. Ordered mode is chunk-double plus a clock"
-  echo "stamp per record (lfence; rdtsc for loads, the bare counter clamped for the rest) and the"
-  echo "merge by stamp of each flushed buffer, done by the writing thread on the same two cores."
-  echo "Each mode's trace passes"
+  echo "buffer out while the threads fill the other. Through the file window the threads' stores"
+  echo "land in fresh page-cache pages, which the write(2) rows only copy into in the write-out;"
+  echo "the window saves the copy but moves the first touch of each page into the writing threads."
+  echo "Ordered mode is chunk-double plus an ordered clock read (lfence; rdtsc) per LOAD - INSN_EXEC"
+  echo "and STORE records inherit their thread's last stamp - and the merge by stamp of each flushed"
+  echo "buffer, done by the writing thread on the same two cores. Each mode's trace passes"
   echo "\`tracebuf-dump --verify\` in \`ctest -R qemu\`."
 } > docs/bench/qemu.md
 cat docs/bench/qemu.md

@@ -19,9 +19,10 @@ import sys
 COLORS = {
     "private": "#2ca02c", "batch8": "#1f77b4", "record": "#d62728", "fetch_add": "#ff7f0e",
     "moodycamel": "#9467bd", "mutex": "#7f7f7f", "chunk": "#17becf", "chunk_zeroed": "#bcbd22",
-    "chunk_callback": "#8c564b", "chunk_callback_seqcst": "#e377c2",
+    "chunk_callback": "#8c564b", "chunk_callback_seqcst": "#e377c2", "ordered": "#000000",
 }
-THROUGHPUT = ["private", "chunk", "chunk_zeroed", "chunk_callback", "chunk_callback_seqcst", "batch8", "record", "fetch_add", "moodycamel", "mutex"]
+THROUGHPUT = ["private", "chunk", "chunk_zeroed", "chunk_callback", "chunk_callback_seqcst", "ordered", "batch8", "record", "fetch_add", "moodycamel", "mutex"]
+MIX = ["private_mix", "chunk_mix", "ordered_mix"]
 
 
 def load(path):
@@ -37,7 +38,7 @@ def load(path):
         name = b.get("run_name", b["name"])
         m = re.search(r"threads:(\d+)", name)
         threads = int(m.group(1)) if m else 1
-        parts = [p for p in name.split("/") if p != "real_time" and not p.startswith("threads:")]
+        parts = [p for p in name.split("/") if p != "real_time" and not p.startswith(("threads:", "min_time:"))]
         rows[(parts[0], "/".join(parts[1:]), threads)] = b
     return data["context"], rows
 
@@ -157,6 +158,14 @@ def main():
         md.append("| chunk_zeroed ÷ private, %s big | %s |" % (size, " | ".join(fmt(x, 1, 2) for x in vals)))
         vals = [ratio(rate(rows, "chunk", v, t), rate(rows, "mutex", v, t)) for t in threads]
         md.append("| chunk ÷ mutex, %s big (≥ 10 at 2, 4 thr) | %s |" % (size, " | ".join(fmt(x, 1, 1) for x in vals)))
+    for size in ("16B", "24B"):
+        v = "%s/big" % size
+        vals = [ratio(rate(rows, "ordered", v, t), rate(rows, "private", v, t)) for t in threads]
+        md.append("| ordered ÷ private, %s big, every record a load (≥ 0.5 at 2, 4 thr) | %s |" % (size, " | ".join(fmt(x, 1, 2) for x in vals)))
+    vals = [ratio(rate(rows, "ordered_mix", "mix/big", t), rate(rows, "private_mix", "mix/big", t)) for t in threads]
+    md.append("| ordered_mix ÷ private_mix, a traced program's mix | %s |" % " | ".join(fmt(x, 1, 2) for x in vals))
+    vals = [ratio(rate(rows, "chunk_mix", "mix/big", t), rate(rows, "private_mix", "mix/big", t)) for t in threads]
+    md.append("| chunk_mix ÷ private_mix | %s |" % " | ".join(fmt(x, 1, 2) for x in vals))
     v = "24B/big"
     vals = [ratio(rate(rows, "chunk_callback", v, t), rate(rows, "chunk_callback_seqcst", v, t)) for t in threads]
     md.append("| busy/idle per record, membarrier ÷ seq_cst idle fence, 24B big | %s |" % " | ".join(fmt(x, 1, 2) for x in vals))
@@ -172,6 +181,17 @@ def main():
     md.append("| p99 held (parked less run-queue wait), inline ÷ double, 64 MiB file | %s |" % " | ".join(fmt(x, 1, 1) for x in vals))
     vals = [ratio(rate(rows, "syscall", "tracebuf", t), rate(rows, "syscall", "urcu_qsbr", t)) for t in threads]
     md.append("| syscall pairs/s, tracebuf ÷ urcu_qsbr (≥ 1.0 at 1, 2 thr) | %s |" % " | ".join(fmt(x, 1, 2) for x in vals))
+    md.append("")
+
+    md += ["## A traced program's record mix", "",
+           "Million records per second: per 32 instructions 32 INSN_EXEC (8 bytes), 10 LOAD and 4 STORE "
+           "(24 bytes), the proportions of xz under the QEMU tracer, 128 MiB buffers. `ordered_mix` stamps "
+           "as the tracer does: an ordered clock read (lfence; rdtsc) per LOAD, none for the rest.", "",
+           "| strategy | " + " | ".join("%d thr" % t for t in threads) + " |", "|---|" + "---|" * len(threads)]
+    for label in MIX:
+        vals = [rate(rows, label, "mix/big", t) for t in threads]
+        if not all(v is None for v in vals):
+            md.append("| %s | %s |" % (label, " | ".join(fmt(v) for v in vals)))
     md.append("")
 
     md += ["## Syscall hooks: offline + online pairs", "",
@@ -207,7 +227,8 @@ def main():
 
     md += ["## End to end into a file", "",
            "24-byte records through a 4 MiB buffer into a file, against `write(2)` of the same bytes in "
-           "4 MiB chunks (the I/O alone).", "",
+           "4 MiB chunks (the I/O alone). `file window`: the buffer is a MAP_SHARED window of the file "
+           "(file_window.hpp), advanced at each flush instead of copied.", "",
            "| writer | threads | GB/s | ÷ write loop |", "|---|---|---|---|"]
     loop = rate(rows, "e2e", "write_loop/4MiB", 1, "bytes_per_second")
     md.append("| write loop | 1 | %s | 1.00 |" % fmt(loop, 1e9, 2))
@@ -215,7 +236,27 @@ def main():
         v = rate(rows, "e2e", "tracebuf/4MiB", t, "bytes_per_second")
         if v is not None:
             md.append("| tracebuf | %d | %s | %s |" % (t, fmt(v, 1e9, 2), fmt(ratio(v, loop), 1, 2)))
+    for variant, name in (("file_window/4MiB", "file window"), ("file_window_double/4MiB", "file window, double")):
+        for t in threads:
+            v = rate(rows, "e2e", variant, t, "bytes_per_second")
+            if v is not None:
+                md.append("| %s | %d | %s | %s |" % (name, t, fmt(v, 1e9, 2), fmt(ratio(v, loop), 1, 2)))
     md.append("")
+
+    reused = rate(rows, "pages", "reused/16MiB", 1, "bytes_per_second")
+    if reused is not None:
+        md += ["## Stores into fresh pages", "",
+               "One thread's plain 8-byte stores over 16 MiB: into the same anonymous 16 MiB each time "
+               "(memory in use, as a write(2) sink's buffer), into a new window of a file each time "
+               "(allocated and populated writable first, untimed: what a file window's writers store "
+               "into), into a new anonymous mapping (populated, untimed).", "",
+               "| pages | GB/s | ÷ reused |", "|---|---|---|"]
+        for variant, name in (("reused/16MiB", "reused"), ("fresh_file/16MiB", "fresh, file window"),
+                              ("fresh_anon/16MiB", "fresh, anonymous")):
+            v = rate(rows, "pages", variant, 1, "bytes_per_second")
+            if v is not None:
+                md.append("| %s | %s | %s |" % (name, fmt(v, 1e9, 2), fmt(ratio(v, reused), 1, 2)))
+        md.append("")
 
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write("\n".join(md))

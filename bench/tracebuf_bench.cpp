@@ -12,6 +12,9 @@
 //   ordered    tracebuf ordered mode: chunk mode plus an ordered clock read (lfence; rdtsc)
 //              and a stamp per record, double-buffered, each buffer merged by stamp (the
 //              merge counted: it runs on the flusher); big buffers only
+//   private_mix, chunk_mix, ordered_mix   a traced program's record mix (write_mix: INSN_EXEC,
+//              LOAD, STORE as xz under the QEMU tracer), stamped as the tracer stamps it: an
+//              ordered read per load only; big buffers
 //   fetch_add  a bare shared fetch_add + stores, wrapping around: the floor of `record`
 //   mutex      a shared buffer under std::mutex (what QEMU's contrib plugins do)
 //   moodycamel moodycamel::ConcurrentQueue with producer tokens, no consumer
@@ -28,14 +31,18 @@
 //                                          and leading a flush (p50), for the inline flush
 //                                          and the double-buffered one (2 x 64 MiB)
 //   e2e/tracebuf/4MiB, e2e/write_loop     bytes per second into a real file, against write(2)
-//   e2e/file_window[_double]/4MiB         the same writers into a file window (file_window.hpp):
-//                                         no copy, the buffer is the file
 //                                          of the same bytes in 4 MiB chunks
+//   e2e/file_window[_double]/4MiB          the same writers into a file window (file_window.hpp):
+//                                          no copy, the buffer is the file
+//   pages/reused, pages/fresh_file, pages/fresh_anon
+//                                          plain stores into memory in use against fresh pages
+//                                          (what the file window's writers store into)
 #include <benchmark/benchmark.h>
 
 #include <tracebuf/file_window.hpp>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -246,6 +253,67 @@ struct shared_ordered {
 template <std::size_t R>
 using ordered_strategy = basic_chunk_strategy<ordered_buffer_type, R, false, tracebuf::ordered_writer, shared_ordered>;
 
+// The record mix of a traced program, as the QEMU tracer writes it: xz -T4 on
+// bench/qemu_bench.sh's input, traced in record mode, holds 68.7% INSN_EXEC records (8 bytes),
+// 21.7% LOADs and 9.4% STOREs (24 bytes each). Here, per 32 instructions: 32 INSN_EXEC, 10 LOAD,
+// 4 STORE (69.6%, 21.7%, 8.7%); 46 records, 592 bytes. Stamped as the tracer stamps them: an
+// ordered read for a load, none for the others (they inherit the thread's last stamp).
+constexpr std::uint32_t mix_load_slots = 0x12491249u;  // 10 of the 32 instructions load
+constexpr std::uint32_t mix_store_slots = 0x20202020u; // 4 store
+constexpr std::size_t mix_records = 46, mix_bytes = 592;
+static_assert(__builtin_popcount(mix_load_slots) == 10 && __builtin_popcount(mix_store_slots) == 4);
+
+// Calls put(tag, payload bytes, stamp) for `count` records of the mix, from instruction `insn`
+// on (kept across stretches, with the step within the instruction).
+template <class Put>
+void write_mix(std::int64_t count, std::uint32_t& insn, std::uint32_t& step, Put&& put) {
+    namespace mt = tracebuf::memtrace;
+    for (std::int64_t i = 0; i < count; ++i) {
+        const std::uint32_t slot = insn % 32;
+        if (step == 0) {
+            put(mt::insn_exec, 4, tracebuf::stamp::inherit);
+            step = (mix_load_slots >> slot & 1) ? 1 : (mix_store_slots >> slot & 1) ? 2
+                                                                                    : 3;
+        } else if (step == 1) {
+            put(mt::load, 20, tracebuf::stamp::ordered);
+            step = (mix_store_slots >> slot & 1) ? 2 : 3;
+        } else {
+            put(mt::store, 20, tracebuf::stamp::inherit);
+            step = 3;
+        }
+        if (step == 3) {
+            step = 0;
+            ++insn;
+        }
+    }
+}
+
+// The mix through a chunk writer or an ordered writer (the same calls; chunk mode ignores
+// the stamps).
+template <class Buffer, template <class> class Writer, class Shared>
+struct basic_mix_strategy {
+    Writer<Buffer> writer{*Shared::buffer, chunk_bytes, 1, 1};
+    unsigned char body[20] = {};
+    std::uint32_t insn = 0, step = 0;
+    basic_mix_strategy() {
+        writer.register_thread();
+        writer.go_offline();
+    }
+    ~basic_mix_strategy() { writer.unregister_thread(); }
+    void write_stretch(std::uint32_t) {
+        writer.go_online();
+        write_mix(stretch, insn, step, [&](std::uint16_t tag, std::size_t n, tracebuf::stamp how) {
+            std::memcpy(body, &insn, sizeof insn);
+            writer.write_record(tag, body, n, how);
+        });
+        writer.go_offline();
+    }
+};
+template <std::size_t>
+using chunk_mix_strategy = basic_mix_strategy<chunk_buffer_type, tracebuf::chunk_writer, shared<chunk_buffer_type>>;
+template <std::size_t>
+using ordered_mix_strategy = basic_mix_strategy<ordered_buffer_type, tracebuf::ordered_writer, shared_ordered>;
+
 // ---- peers ----------------------------------------------------------------------------------
 
 struct shared_plain {
@@ -314,6 +382,25 @@ struct private_strategy {
     }
 };
 
+// The mix into a private per-thread bump buffer.
+struct private_mix_strategy {
+    std::vector<std::uint64_t> memory;
+    std::size_t capacity = 0, pos = 0;
+    unsigned char body[20] = {};
+    std::uint32_t insn = 0, step = 0;
+    explicit private_mix_strategy(std::size_t bytes) : memory(bytes / 8 + 3, 0), capacity(bytes) {}
+    void write_stretch(std::uint32_t) {
+        auto* data = reinterpret_cast<unsigned char*>(memory.data());
+        write_mix(stretch, insn, step, [&](std::uint16_t tag, std::size_t n, tracebuf::stamp) {
+            if (pos + 24 > capacity) pos = 0;
+            std::memcpy(body, &insn, sizeof insn);
+            tracebuf::put_record(data + pos, tag, body, n);
+            pos += tracebuf::record_footprint(n);
+        });
+        benchmark::DoNotOptimize(data);
+    }
+};
+
 #if defined(TRACEBUF_BENCH_MOODYCAMEL)
 template <std::size_t R>
 using queue_type = moodycamel::ConcurrentQueue<std::array<unsigned char, R>>;
@@ -365,6 +452,20 @@ template <std::size_t R, std::size_t Bytes>
 void throughput_private(benchmark::State& state) {
     private_strategy<R> s(Bytes / static_cast<std::size_t>(state.threads()));
     run_throughput(state, s, R);
+}
+
+// The mix: items are records, bytes the mix's average (592 bytes per 46 records).
+template <template <std::size_t> class Strategy>
+void throughput_mix(benchmark::State& state) {
+    Strategy<0> s;
+    run_throughput(state, s, 0);
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(mix_bytes) / static_cast<std::int64_t>(mix_records));
+}
+template <std::size_t Bytes>
+void throughput_private_mix(benchmark::State& state) {
+    private_mix_strategy s(Bytes / static_cast<std::size_t>(state.threads()));
+    run_throughput(state, s, 0);
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(mix_bytes) / static_cast<std::int64_t>(mix_records));
 }
 
 void threads_1_to_8(benchmark::internal::Benchmark* b) {
@@ -622,6 +723,59 @@ void e2e_file_window(benchmark::State& state) {
     state.SetBytesProcessed(state.iterations() * 24);
 }
 
+// ---- what a store costs in fresh pages ------------------------------------------------------
+
+// The file window's threads store into page-cache pages nobody has touched yet; with write(2)
+// they store into a buffer in use, and the kernel copies it into fresh pages in the write-out.
+// One thread's plain 8-byte stores over 16 MiB per iteration: `reused`, the same anonymous
+// 16 MiB each time; `fresh_file`, a new 16 MiB window of a file each time, allocated and
+// populated writable first as file_window does (untimed); `fresh_anon`, a new anonymous
+// mapping, populated (untimed).
+enum class pages {
+    reused,
+    fresh_file,
+    fresh_anon,
+};
+
+void store_pages(benchmark::State& state, pages kind) {
+    constexpr std::size_t window = 16 * mib;
+    const std::string path = scratch_path();
+    const int fd = kind == pages::fresh_file ? tracebuf::create_trace_file(path.c_str(), O_RDWR) : -1;
+    if (kind == pages::fresh_file && fd < 0) state.SkipWithError("cannot create the scratch file");
+    void* reused = ::mmap(nullptr, window, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    std::uint64_t windows = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        void* m = reused;
+        if (kind == pages::fresh_file) {
+            if (windows % 64 == 0) (void)::ftruncate(fd, 0); // keeps the file below 1 GiB
+            const off_t at = static_cast<off_t>(windows % 64 * window);
+            (void)::posix_fallocate(fd, at, static_cast<off_t>(window));
+            m = ::mmap(nullptr, window, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, at);
+            (void)::madvise(m, window, 23); // MADV_POPULATE_WRITE (Linux 5.14), as file_window
+        } else if (kind == pages::fresh_anon) {
+            m = ::mmap(nullptr, window, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        }
+        if (m == MAP_FAILED) {
+            state.SkipWithError("mmap failed");
+            break;
+        }
+        state.ResumeTiming();
+        auto* words = static_cast<volatile std::uint64_t*>(m);
+        for (std::size_t i = 0; i < window / 8; ++i) words[i] = i;
+        state.PauseTiming();
+        if (m != reused) ::munmap(m, window);
+        ++windows;
+        state.ResumeTiming();
+    }
+    ::munmap(reused, window);
+    if (fd >= 0) {
+        ::close(fd);
+        ::unlink(path.c_str());
+    }
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(window));
+}
+
 } // namespace
 
 // The registrations keep their builder chains as written (clang-format joins them).
@@ -647,6 +801,11 @@ TRACEBUF_THROUGHPUT_ALL(16, big, big_bytes);
 TRACEBUF_THROUGHPUT_ALL(24, big, big_bytes);
 TRACEBUF_THROUGHPUT(ordered, 16, big, big_bytes, shared_ordered::setup, shared_ordered::teardown);
 TRACEBUF_THROUGHPUT(ordered, 24, big, big_bytes, shared_ordered::setup, shared_ordered::teardown);
+BENCHMARK(throughput_mix<chunk_mix_strategy>)->Name("chunk_mix/mix/big")->Setup(shared<chunk_buffer_type>::setup<big_bytes>)
+    ->Teardown(shared<chunk_buffer_type>::teardown)->Apply(threads_1_to_8);
+BENCHMARK(throughput_mix<ordered_mix_strategy>)->Name("ordered_mix/mix/big")->Setup(shared_ordered::setup<big_bytes>)
+    ->Teardown(shared_ordered::teardown)->Apply(threads_1_to_8);
+BENCHMARK(throughput_private_mix<big_bytes>)->Name("private_mix/mix/big")->Apply(threads_1_to_8);
 TRACEBUF_THROUGHPUT(chunk_callback, 24, big, big_bytes, shared<callback_membarrier_buffer>::setup,
                     shared<callback_membarrier_buffer>::teardown);
 TRACEBUF_THROUGHPUT(chunk_callback_seqcst, 24, big, big_bytes, shared<callback_seqcst_buffer>::setup,
@@ -683,5 +842,8 @@ BENCHMARK(e2e_file_window)->Name("e2e/file_window/4MiB")->Setup(window_setup<4 *
 BENCHMARK(e2e_file_window)->Name("e2e/file_window_double/4MiB")->Setup(window_setup<4 * mib, 2>)
     ->Teardown(window_teardown)->Threads(1)->Threads(2)->Threads(4)->UseRealTime()->MinTime(0.5);
 
+BENCHMARK_CAPTURE(store_pages, reused, pages::reused)->Name("pages/reused/16MiB")->UseRealTime();
+BENCHMARK_CAPTURE(store_pages, fresh_file, pages::fresh_file)->Name("pages/fresh_file/16MiB")->UseRealTime();
+BENCHMARK_CAPTURE(store_pages, fresh_anon, pages::fresh_anon)->Name("pages/fresh_anon/16MiB")->UseRealTime();
 // clang-format on
 BENCHMARK_MAIN();
