@@ -282,6 +282,33 @@ static_assert(alignof(producer) <= alignof(tracebuf_producer), "tracebuf_produce
 static_assert(static_cast<int>(errc::bad_clock) == TRACEBUF_BAD_CLOCK, "C status codes drifted");
 static_assert(tags::chunk == TRACEBUF_CHUNK_TAG, "chunk tag drifted");
 
+// Ordered mode's sink state: the clock checked, a scratch of a buffer's capacity, and the
+// merging sink (into the window when it is mapped, else into sink.out). Returns a status.
+inline int c_add_merge(c_api_sink& sink, std::size_t capacity) {
+    if (check_clock<c_api_traits::clock>(20000).status() != errc::ok) return TRACEBUF_BAD_CLOCK;
+    sink.scratch.reset(new (std::nothrow) std::uint64_t[capacity / 8 + 1]);
+    if (!sink.scratch) return TRACEBUF_NO_MEMORY;
+    if (sink.window && sink.window->mapped()) {
+        sink.window_merge.reset(new (std::nothrow) merging_file_window_sink<>(*sink.window, sink.scratch.get(), capacity,
+                                                                              c_api_traits::max_record_size));
+        return sink.window_merge ? TRACEBUF_OK : TRACEBUF_NO_MEMORY;
+    }
+    sink.merge.reset(new (std::nothrow) c_api_sink::merge_type(sink.out, sink.scratch.get(), capacity,
+                                                               c_api_traits::max_record_size));
+    return sink.merge ? TRACEBUF_OK : TRACEBUF_NO_MEMORY;
+}
+
+// The buffer, or nullptr with the reason in *status.
+inline tracebuf_buffer* c_finish(c_api_buffer* b, int* status) {
+    const int s = b == nullptr ? TRACEBUF_NO_MEMORY : c_status(b->status());
+    if (s != TRACEBUF_OK) {
+        delete b;
+        b = nullptr;
+    }
+    if (status != nullptr) *status = s;
+    return reinterpret_cast<tracebuf_buffer*>(b);
+}
+
 inline tracebuf_buffer* c_create(void* memory, std::size_t bytes, c_api_output out, int options,
                                  int* status) {
     auto refuse = [status](int s) -> tracebuf_buffer* {
@@ -292,23 +319,10 @@ inline tracebuf_buffer* c_create(void* memory, std::size_t bytes, c_api_output o
     const buffering mode = (options & TRACEBUF_DOUBLE_BUFFER) != 0 ? buffering::double_buffer : buffering::single;
     c_api_sink sink{out, nullptr, nullptr, nullptr, nullptr};
     if ((options & TRACEBUF_ORDERED_MERGE) != 0) {
-        if (check_clock<c_api_traits::clock>(20000).status() != errc::ok) return refuse(TRACEBUF_BAD_CLOCK);
         const std::size_t capacity = (mode == buffering::double_buffer ? bytes / 2 : bytes) / 8 * 8;
-        sink.scratch.reset(new (std::nothrow) std::uint64_t[capacity / 8 + 1]);
-        if (sink.scratch) {
-            sink.merge.reset(new (std::nothrow) c_api_sink::merge_type(out, sink.scratch.get(), capacity,
-                                                                       c_api_traits::max_record_size));
-        }
-        if (!sink.merge) return refuse(TRACEBUF_NO_MEMORY);
+        if (const int s = c_add_merge(sink, capacity); s != TRACEBUF_OK) return refuse(s);
     }
-    auto* b = new (std::nothrow) c_api_buffer(memory, bytes, std::move(sink), mode);
-    int s = b == nullptr ? TRACEBUF_NO_MEMORY : c_status(b->status());
-    if (s != TRACEBUF_OK) {
-        delete b;
-        b = nullptr;
-    }
-    if (status != nullptr) *status = s;
-    return reinterpret_cast<tracebuf_buffer*>(b);
+    return c_finish(new (std::nothrow) c_api_buffer(memory, bytes, std::move(sink), mode), status);
 }
 // tracebuf_create_file: the memory is a window of the file, owned by the sink.
 inline tracebuf_buffer* c_create_file(int fd, std::size_t bytes, int options, int flags, int* status) {
@@ -328,28 +342,11 @@ inline tracebuf_buffer* c_create_file(int fd, std::size_t bytes, int options, in
     void* memory = sink.window->memory();
     const std::size_t window_bytes = sink.window->bytes();
     if ((options & TRACEBUF_ORDERED_MERGE) != 0) {
-        if (check_clock<c_api_traits::clock>(20000).status() != errc::ok) return refuse(TRACEBUF_BAD_CLOCK);
         const std::size_t capacity = mode == buffering::double_buffer ? window_bytes / 2 : window_bytes;
-        sink.scratch.reset(new (std::nothrow) std::uint64_t[capacity / 8 + 1]);
-        if (!sink.scratch) return refuse(TRACEBUF_NO_MEMORY);
-        if (sink.window->mapped()) {
-            sink.window_merge.reset(new (std::nothrow) merging_file_window_sink<>(
-                *sink.window, sink.scratch.get(), capacity, c_api_traits::max_record_size));
-            if (!sink.window_merge) return refuse(TRACEBUF_NO_MEMORY);
-        } else {
-            sink.merge.reset(new (std::nothrow) c_api_sink::merge_type(sink.out, sink.scratch.get(), capacity,
-                                                                       c_api_traits::max_record_size));
-            if (!sink.merge) return refuse(TRACEBUF_NO_MEMORY);
-        }
+        if (const int s = c_add_merge(sink, capacity); s != TRACEBUF_OK) return refuse(s);
     }
-    auto* b = new (std::nothrow) c_api_buffer(memory, window_bytes, std::move(sink), mode, memory_contents::zeroed);
-    int s = b == nullptr ? TRACEBUF_NO_MEMORY : c_status(b->status());
-    if (s != TRACEBUF_OK) {
-        delete b;
-        b = nullptr;
-    }
-    if (status != nullptr) *status = s;
-    return reinterpret_cast<tracebuf_buffer*>(b);
+    return c_finish(new (std::nothrow) c_api_buffer(memory, window_bytes, std::move(sink), mode, memory_contents::zeroed),
+                    status);
 }
 
 inline c_api_buffer& c_buffer(tracebuf_buffer* b) noexcept { return *reinterpret_cast<c_api_buffer*>(b); }
