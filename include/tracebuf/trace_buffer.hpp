@@ -114,14 +114,22 @@ public:
         return arena_.data() + pos;
     }
 
+    /// Why a record with `tag` and `payload_size` payload bytes would be refused
+    /// (errc::bad_tag, errc::too_large), or errc::ok: the writers' check before they reserve.
+    static constexpr errc record_error(std::uint16_t tag, std::size_t payload_size) noexcept {
+        return tag == 0                                                      ? errc::bad_tag
+               : payload_size > Traits::max_record_size - record_header_size ? errc::too_large
+                                                                             : errc::ok;
+    }
+
     /// Reserves one record and writes its header; returns its payload (payload_size bytes,
     /// for the caller to fill) or nullptr on error (p.last_error()). The header is first
     /// (write_record_header): for a record that a crash must leave whole or absent, use
     /// write_record, or reserve() and put_record.
     TRACEBUF_FORCEINLINE void* reserve_record(producer& p, std::uint16_t tag,
                                               std::size_t payload_size) noexcept {
-        if (TRACEBUF_UNLIKELY(tag == 0 || payload_size > Traits::max_record_size - record_header_size)) {
-            p.refuse(tag == 0 ? errc::bad_tag : errc::too_large);
+        if (const errc e = record_error(tag, payload_size); TRACEBUF_UNLIKELY(e != errc::ok)) {
+            p.refuse(e);
             return nullptr;
         }
         unsigned char* at = reserve(p, record_footprint(payload_size));
@@ -132,8 +140,7 @@ public:
     /// (as put_record), so a crash leaves it whole or absent - absent as a marked hole.
     errc write_record(producer& p, std::uint16_t tag, const void* payload,
                       std::size_t payload_size) noexcept {
-        if (TRACEBUF_UNLIKELY(tag == 0 || payload_size > Traits::max_record_size - record_header_size))
-            return p.refuse(tag == 0 ? errc::bad_tag : errc::too_large);
+        if (const errc e = record_error(tag, payload_size); TRACEBUF_UNLIKELY(e != errc::ok)) return p.refuse(e);
         unsigned char* at = reserve(p, record_footprint(payload_size));
         if (at == nullptr) return p.last_error_;
         // The claim is marked first (one store to the line the record fills anyway), so that

@@ -151,8 +151,8 @@ public:
     /// Reserves one record and writes its header; returns its payload, or nullptr.
     TRACEBUF_FORCEINLINE void* reserve_record(std::uint16_t tag, std::size_t payload_size,
                                               stamp how = stamp::ordered) noexcept {
-        if (TRACEBUF_UNLIKELY(tag == 0 || payload_size > traits::max_record_size - record_header_size)) {
-            producer_.refuse(tag == 0 ? errc::bad_tag : errc::too_large);
+        if (const errc e = Buffer::record_error(tag, payload_size); TRACEBUF_UNLIKELY(e != errc::ok)) {
+            producer_.refuse(e);
             return nullptr;
         }
         unsigned char* at = reserve(record_footprint(payload_size), how);
@@ -161,8 +161,8 @@ public:
 
     errc write_record(std::uint16_t tag, const void* payload, std::size_t payload_size,
                       stamp how = stamp::ordered) noexcept {
-        if (TRACEBUF_UNLIKELY(tag == 0 || payload_size > traits::max_record_size - record_header_size))
-            return producer_.refuse(tag == 0 ? errc::bad_tag : errc::too_large);
+        if (const errc e = Buffer::record_error(tag, payload_size); TRACEBUF_UNLIKELY(e != errc::ok))
+            return producer_.refuse(e);
         unsigned char* at = reserve(record_footprint(payload_size), how);
         if (at == nullptr) return producer_.last_error();
         put_record(at, tag, payload, payload_size); // payload first, header last
