@@ -595,8 +595,8 @@ double run_queue_wait_ns() {
 // Writes 24-byte records through the JIT-style API so that the slow path can be timed. A
 // claim at or below the capacity crossed the end (its thread leads the flush); one above
 // it parks.
-void file_writer(benchmark::State& state, slow_path_samples* samples) {
-    auto& buf = *fr.buffer;
+template <class Buffer>
+void file_writer(benchmark::State& state, Buffer& buf, slow_path_samples* samples) {
     tracebuf::producer p;
     buf.register_thread(p);
     buf.go_offline(p);
@@ -632,7 +632,7 @@ void file_writer(benchmark::State& state, slow_path_samples* samples) {
 
 void stall(benchmark::State& state) {
     slow_path_samples mine;
-    file_writer(state, &mine);
+    file_writer(state, *fr.buffer, &mine);
     {
         std::lock_guard<std::mutex> lock(fr.samples_mutex);
         fr.samples_us.insert(fr.samples_us.end(), mine.parked.begin(), mine.parked.end());
@@ -655,7 +655,7 @@ void stall(benchmark::State& state) {
     }
 }
 
-void e2e_tracebuf(benchmark::State& state) { file_writer(state, nullptr); }
+void e2e_tracebuf(benchmark::State& state) { file_writer(state, *fr.buffer, nullptr); }
 
 void e2e_write_loop(benchmark::State& state) {
     constexpr std::size_t chunk = 4 * mib;
@@ -684,7 +684,7 @@ window_run wr;
 template <std::size_t Bytes, int Buffers = 1>
 void window_setup(const benchmark::State&) {
     wr.path = scratch_path();
-    wr.fd = ::open(wr.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    wr.fd = tracebuf::create_trace_file(wr.path.c_str(), O_RDWR); // a window needs read and write
     const tracebuf::buffering mode = Buffers == 2 ? tracebuf::buffering::double_buffer : tracebuf::buffering::single;
     wr.window = std::make_unique<tracebuf::file_window>(wr.fd, Buffers * Bytes, mode);
     wr.buffer = std::make_unique<window_buffer_type>(wr.window->memory(), wr.window->bytes(), wr.window->sink(), mode,
@@ -700,27 +700,8 @@ void window_teardown(const benchmark::State&) {
 }
 
 void e2e_file_window(benchmark::State& state) {
-    auto& buf = *wr.buffer;
     if (!wr.window->mapped()) state.SkipWithError(wr.window->fallback_reason());
-    tracebuf::producer p;
-    buf.register_thread(p);
-    buf.go_offline(p);
-    payload<24> rec;
-    std::uint32_t seq = 0;
-    const tracebuf::jit_layout layout = buf.layout();
-    while (state.KeepRunningBatch(stretch)) { // as file_writer does, without the timing
-        buf.go_online(p);
-        for (std::int64_t i = 0; i < stretch; ++i) {
-            std::uint64_t pos = buf.reserve_fast(24);
-            if (pos + 24 > layout.capacity) pos = buf.reserve_slow(p, pos, 24);
-            rec.set(seq++);
-            tracebuf::put_record(*layout.current_data + pos, tracebuf::memtrace::load, rec.bytes, payload<24>::size);
-        }
-        buf.go_offline(p);
-    }
-    buf.unregister_thread(p);
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
-    state.SetBytesProcessed(state.iterations() * 24);
+    file_writer(state, *wr.buffer, nullptr);
 }
 
 // ---- what a store costs in fresh pages ------------------------------------------------------
