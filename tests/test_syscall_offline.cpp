@@ -1,10 +1,14 @@
 // Threads blocked in real system calls - read on an empty pipe, a futex wait, a sleep -
 // for seconds, offline as the host contract says, do not delay other threads' flushes.
-// Then they come back online, write, and their records are in the trace.
+// Then they come back online, write, and their records are in the trace. Each sleeper
+// returns only when the test wakes it (a byte, a futex wake, a signal), never after a
+// set time: a slow machine must not make a sleeper come back during the flushes.
 #define BOOST_TEST_MODULE syscall_offline
 #include <boost/test/unit_test.hpp>
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +32,8 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 constexpr std::uint16_t sleeper_tag = 0x5301;
 constexpr std::uint16_t writer_tag = 0x5302;
+
+void ignore_signal(int) {}
 } // namespace
 
 BOOST_AUTO_TEST_CASE(threads_blocked_in_syscalls_never_delay_a_flush) {
@@ -43,6 +49,12 @@ BOOST_AUTO_TEST_CASE(threads_blocked_in_syscalls_never_delay_a_flush) {
     boost::atomic<std::uint32_t> futex_word{0};
     std::atomic<int> offline{0};
     std::atomic<bool> returned[3] = {false, false, false};
+    std::atomic<bool> wake_sleeper{false};
+    // SIGUSR1 interrupts the third sleeper's nanosleep (EINTR): no SA_RESTART.
+    struct sigaction wake_action {};
+    wake_action.sa_handler = ignore_signal;
+    struct sigaction previous_action {};
+    BOOST_REQUIRE(::sigaction(SIGUSR1, &wake_action, &previous_action) == 0);
 
     auto sleeper = [&](int kind) {
         return std::thread([&, kind] {
@@ -58,8 +70,9 @@ BOOST_AUTO_TEST_CASE(threads_blocked_in_syscalls_never_delay_a_flush) {
             } else if (kind == 1) {
                 while (futex_word.load() == 0) futex_word.wait(0);
             } else {
-                const timespec ts{3, 0};
-                ::nanosleep(&ts, nullptr);
+                // An hour per call, until the test sets the flag and signals.
+                const timespec ts{3600, 0};
+                while (!wake_sleeper.load()) ::nanosleep(&ts, nullptr);
             }
             returned[kind] = true;
             TB_CHECK((buf.go_online(p) == errc::ok)); // syscall exit
@@ -100,7 +113,14 @@ BOOST_AUTO_TEST_CASE(threads_blocked_in_syscalls_never_delay_a_flush) {
     BOOST_REQUIRE(::write(pipe_fds[1], "x", 1) == 1);
     futex_word = 1;
     futex_word.notify_all();
+    wake_sleeper = true;
+    // Again and again: a signal that lands before the sleeper enters nanosleep is lost.
+    while (!returned[2].load()) {
+        ::pthread_kill(sleepers[2].native_handle(), SIGUSR1);
+        std::this_thread::sleep_for(1ms);
+    }
     for (auto& t : sleepers) t.join();
+    BOOST_REQUIRE(::sigaction(SIGUSR1, &previous_action, nullptr) == 0);
     BOOST_REQUIRE((buf.unregister_thread(w) == errc::ok));
     BOOST_REQUIRE((buf.drain() == errc::ok));
     TB_NO_THREAD_FAILURES();
