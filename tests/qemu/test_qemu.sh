@@ -195,13 +195,17 @@ kill)
   # the trace must read valid up to its last whole record and export for memtrace.
   command -v xz > /dev/null || { echo "xz not installed"; exit 1; }
   plugin=$(dirname "$wrapper")/libtracebuf_qemu.so
-  seq 1 50000 | sed 's/$/ tracebuf records every load and store/' > "$dir/input.txt"
+  # 150 KB of numbers that compress about 5:1, in nine 16 KiB blocks: xz writes its output
+  # in 8 KiB pieces, and the first of its four comes a quarter into the work, with all four
+  # threads compressing (about 30 million records). Text that compressed 80:1 wrote its first
+  # piece after most of the work, and made a 2 GB trace.
+  seq 1 6000 | awk '{ printf "%d tracebuf %d\n", $1, ($1 * 2654435761) % 4294967296 }' > "$dir/input.txt"
   trace=$dir/kill.trace
   # No output of an earlier run: the wait below could see it before the shell truncates it.
   rm -f "$trace" "$dir/traced.xz"
-  xz -T4 --block-size=65536 -1 -c "$dir/input.txt" > "$dir/native.xz"
+  xz -T4 --block-size=16384 -1 -c "$dir/input.txt" > "$dir/native.xz"
   quarter=$(( $(stat -c %s "$dir/native.xz") / 4 ))
-  qemu-x86_64 -plugin "$plugin,out=$trace,mode=$plugin_mode" "$(command -v xz)" -T4 --block-size=65536 -1 -c "$dir/input.txt" \
+  qemu-x86_64 -plugin "$plugin,out=$trace,mode=$plugin_mode" "$(command -v xz)" -T4 --block-size=16384 -1 -c "$dir/input.txt" \
     > "$dir/traced.xz" 2> "$dir/stderr.txt" &
   pid=$!
   # Wait for xz's output to pass a quarter (or for xz to end, which fails the test): a

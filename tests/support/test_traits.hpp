@@ -33,6 +33,14 @@ using std_futex = traits<tracebuf::std_atomics, tracebuf::futex_wait>;
 using boost_spin = traits<parallel_atomics, tracebuf::spin_yield_wait>;
 using std_serialized = traits<tracebuf::std_atomics, tracebuf::serialized_host_wait>;
 
+// A sanitized build runs some tests' repetitions fewer times (never their checks): under
+// ThreadSanitizer every access costs several times more.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+inline constexpr bool sanitized_build = true;
+#else
+inline constexpr bool sanitized_build = false;
+#endif
+
 #if defined(TRACEBUF_TSAN)
 using parallel_traits = std::tuple<std_futex, boost_spin>; // boost_futex is std_futex here
 #else
