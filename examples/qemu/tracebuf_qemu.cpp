@@ -36,12 +36,14 @@
 //   - fork: the child stops tracing at once (its first callback is the fork's return); it
 //     never writes the parent's file.
 // Plus a text summary (threads, records, bytes, flushes, time parked) in OUT.summary, for the
-// tracebuf-qemu wrapper: some programs close stderr before they exit. When writing the trace
+// tracebuf-qemu wrapper: some programs close stderr before they exit. Only beside a regular
+// file: for a pipe or a device such as /dev/null there is no directory of the trace's own. When writing the trace
 // fails (a full disk), the guest runs on; the file keeps the whole flushes before the error
 // (sink_fd.hpp), and at exit the plugin reports the error and the bytes lost on stderr.
 // OUT and OUT.summary are created 0600, never through a symbolic link (trace_file.hpp).
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -129,6 +131,7 @@ struct plugin_state {
     pid_t pid = 0;
     bool direct = false;
     bool use_window = true; // window=0: write(2) instead
+    bool out_is_regular_file = false; // else no OUT.summary
     std::unique_ptr<tracebuf::file_window> window;
     std::unique_ptr<tracebuf::merging_file_window_sink<mt::slots>> ordered_window;
     std::unique_ptr<buffer_type> buffer;
@@ -362,6 +365,7 @@ struct tracer {
             parked_ns += t.parked_ns;
             if (t.parked_ns > max_parked_ns) max_parked_ns = t.parked_ns;
         }
+        if (!g.out_is_regular_file) return;
         const std::string path = g.out_path + ".summary";
         const int fd = tracebuf::create_trace_file(path.c_str());
         if (fd < 0) say("tracebuf: cannot open " + path + ": " + tracebuf::trace_file_error(errno) + "\n");
@@ -530,6 +534,8 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t* info, int argc, 
         say("tracebuf: cannot open " + g.out_path + ": " + tracebuf::trace_file_error(errno) + "\n");
         return -1;
     }
+    struct stat out_stat;
+    g.out_is_regular_file = ::fstat(g.fd, &out_stat) == 0 && S_ISREG(out_stat.st_mode);
     g.pid = ::getpid();
     // Page-aligned and zeroed, as O_DIRECT and memory_contents::zeroed want; kept until exit. (At
     // least a page, so that a too small buffer= is reported as such below.)

@@ -85,6 +85,23 @@ guest)
   [ "$(cat "$dir/victim")" = "the victim's data" ] && [ -L "$dir/link.trace" ] && ok || bad "the link's target was written"
   [ "$(stat -c %a "$dir/linked-summary.trace")" = 600 ] && ok || bad "trace mode $(stat -c %a "$dir/linked-summary.trace")"
   rm -f "$dir/linked-summary.trace"
+  # Into a pipe: the trace arrives whole through write(2), and no summary file is made beside
+  # it (for /dev/null that would be /dev/null.summary).
+  if [ "$plugin_mode" = record ] || [ "$plugin_mode" = ordered ]; then
+    rm -f "$dir/pipe" "$dir/pipe.summary"
+    mkfifo "$dir/pipe"
+    cat "$dir/pipe" > "$dir/piped.trace" &
+    reader=$!
+    timeout 120 "$wrapper" --out="$dir/pipe" "${guest_options[@]}" -- "$guest" > /dev/null 2> "$dir/pipe-stderr.txt" \
+      && ok || bad "traced run into a pipe failed: $(cat "$dir/pipe-stderr.txt")"
+    wait "$reader"
+    [ ! -e "$dir/pipe.summary" ] && ok || bad "a summary file was made beside a pipe"
+    grep -q "^tracebuf-qemu: $dir/pipe is not a regular file: no summary" "$dir/pipe-stderr.txt" && ok \
+      || bad "the wrapper did not say why there is no summary: $(cat "$dir/pipe-stderr.txt")"
+    "$dump" --verify "$dir/piped.trace" > "$dir/pipe-verify.txt" && grep -q "^verify: .* match$" "$dir/pipe-verify.txt" \
+      && ok || bad "the piped trace does not verify: $(tail -3 "$dir/pipe-verify.txt")"
+    rm -f "$dir/pipe" "$dir/piped.trace"
+  fi
   flushes=$(summary_field flushes)
   [ "${flushes:-0}" -ge 100 ] && ok || bad "only ${flushes:-0} flushes (want >= 100)"
   threads=$(summary_field threads)
