@@ -77,6 +77,11 @@ typedef struct tracebuf_stats {
     uint64_t bytes_flushed; /* bytes handed to the sink */
     uint64_t parks;         /* times a thread parked at the barrier */
     int sink_error;         /* first error the sink reported, or 0 */
+    uint64_t bytes_lost;    /* bytes that did not reach the output, counted where they are
+                               written (after TRACEBUF_ORDERED_MERGE: merged bytes). A file
+                               descriptor or file stops at its first error: the failed flush
+                               and every later one (sink_fd.hpp). A write callback: the bytes
+                               of every call that returned an error. */
 } tracebuf_stats;
 
 #define TRACEBUF_INVALID_POSITION (~(uint64_t)0)
@@ -242,9 +247,14 @@ struct c_api_output {
     tracebuf_write_fn fn;
     void* context;
     fd_sink fd;
+    std::uint64_t callback_lost = 0; // the bytes of the callback's failed calls
     int write(const void* data, std::size_t size) noexcept {
-        return fn != nullptr ? fn(context, data, size) : fd.write(data, size);
+        if (fn == nullptr) return fd.write(data, size);
+        const int error = fn(context, data, size);
+        if (error != 0) callback_lost += size;
+        return error;
     }
+    std::uint64_t bytes_lost() const noexcept { return fn != nullptr ? callback_lost : fd.bytes_lost(); }
 };
 // The sink behind the C API: the output, through the ordered merge when the buffer was
 // created with TRACEBUF_ORDERED_MERGE (the merge and its scratch owned here).
@@ -262,6 +272,8 @@ struct c_api_sink {
         return window ? window->sink().write(data, size) : out.write(data, size);
     }
     bool leaves_zeroed() const noexcept { return window && window->mapped(); }
+    // The output's count: the merge writes into `out` or the window, never loses bytes itself.
+    std::uint64_t bytes_lost() const noexcept { return window ? window->bytes_lost() : out.bytes_lost(); }
 };
 
 struct c_api_traits : default_traits {
@@ -455,8 +467,9 @@ const char* tracebuf_strerror(int status) {
     return tracebuf::to_string(static_cast<tracebuf::errc>(status));
 }
 void tracebuf_get_stats(const tracebuf_buffer* buf, tracebuf_stats* out) {
-    const tracebuf::flush_stats s = tracebuf::detail::c_buffer(buf).stats();
-    *out = tracebuf_stats{s.flushes, s.bytes_flushed, s.parks, s.sink_error};
+    const tracebuf::detail::c_api_buffer& b = tracebuf::detail::c_buffer(buf);
+    const tracebuf::flush_stats s = b.stats();
+    *out = tracebuf_stats{s.flushes, s.bytes_flushed, s.parks, s.sink_error, b.sink().bytes_lost()};
 }
 void tracebuf_write_padding(void* at, size_t n) {
     tracebuf::write_padding(at, n, tracebuf::detail::c_api_traits::max_record_size);

@@ -6,6 +6,7 @@
  * Prints "N passed, N failed" and exits non-zero on any failure. */
 #include <tracebuf/tracebuf.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -365,6 +366,79 @@ static void writers_through_a_file_window(void) {
     CHECK(tracebuf_create_file(-1, 65536, 7, 0, &status) == NULL && status == TRACEBUF_BAD_ARGUMENT);
 }
 
+/* What the output lacks is counted: a callback that fails from its third call on, and
+ * /dev/full behind a descriptor and behind a file window (which falls back to write(2)). */
+struct failing_output {
+    int calls;
+    uint64_t kept, refused;
+};
+static int fail_from_the_third_call(void* context, const void* data, size_t size) {
+    (void)data;
+    struct failing_output* out = context;
+    if (++out->calls < 3) {
+        out->kept += size;
+        return 0;
+    }
+    out->refused += size;
+    return 5; /* EIO */
+}
+
+static void write_one_thread(tracebuf_buffer* b, int drained) {
+    tracebuf_writer w;
+    CHECK(tracebuf_writer_init(&w, b, TRACEBUF_RECORD_MODE, 0, 1, 1) == TRACEBUF_OK);
+    CHECK(tracebuf_writer_register_thread(&w) == TRACEBUF_OK);
+    unsigned char payload[56] = {0};
+    for (int i = 0; i < 10000; ++i) /* about 10 flushes of 64 KiB */
+        if (tracebuf_writer_write_record(&w, 0x4d41, payload, sizeof payload) != TRACEBUF_OK) CHECK(0);
+    CHECK(tracebuf_writer_unregister_thread(&w) == TRACEBUF_OK);
+    CHECK(tracebuf_drain(b) == drained);
+}
+
+static void lost_bytes_are_counted(void) {
+    static uint64_t memory[65536 / 8];
+    int status = -1;
+    struct failing_output out = {0, 0, 0};
+    tracebuf_buffer* b = tracebuf_create(memory, sizeof memory, fail_from_the_third_call, &out, &status);
+    CHECK(b != NULL && status == TRACEBUF_OK);
+    if (b == NULL) return;
+    write_one_thread(b, TRACEBUF_SINK_FAILED);
+    tracebuf_stats stats;
+    tracebuf_get_stats(b, &stats);
+    CHECK(out.calls > 3);
+    CHECK(stats.sink_error == 5);
+    CHECK(stats.bytes_lost == out.refused && out.refused > 0);
+    CHECK(stats.bytes_flushed == out.kept + out.refused);
+    tracebuf_destroy(b);
+
+    for (int window = 0; window < 2; ++window) {
+        const int full = open("/dev/full", O_WRONLY);
+        CHECK(full >= 0);
+        if (full < 0) return;
+        b = window ? tracebuf_create_file(full, sizeof memory, TRACEBUF_SINGLE_BUFFER, 0, &status)
+                   : tracebuf_create_fd(memory, sizeof memory, full, &status);
+        CHECK(b != NULL && status == TRACEBUF_OK);
+        if (b == NULL) return;
+        write_one_thread(b, TRACEBUF_SINK_FAILED);
+        tracebuf_get_stats(b, &stats);
+        CHECK(stats.sink_error == ENOSPC);
+        CHECK(stats.bytes_lost == stats.bytes_flushed && stats.bytes_flushed > 0); /* nothing written */
+        if (window) CHECK(tracebuf_close_file(b) == 0);
+        tracebuf_destroy(b);
+        close(full);
+    }
+
+    /* Nothing lost: the count stays 0. */
+    struct collected c = {NULL, 0, 0};
+    b = tracebuf_create(memory, sizeof memory, collect, &c, &status);
+    CHECK(b != NULL && status == TRACEBUF_OK);
+    if (b == NULL) return;
+    write_one_thread(b, TRACEBUF_OK);
+    tracebuf_get_stats(b, &stats);
+    CHECK(stats.sink_error == 0 && stats.bytes_lost == 0 && stats.bytes_flushed == c.size);
+    tracebuf_destroy(b);
+    free(c.bytes);
+}
+
 int main(void) {
     static uint64_t memory[65536 / 8];
     struct collected c = {NULL, 0, 0};
@@ -449,6 +523,7 @@ int main(void) {
     writers_in_chunk_mode_with_double_buffering();
     writers_in_ordered_mode();
     writers_through_a_file_window();
+    lost_bytes_are_counted();
     printf("c_api: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
