@@ -101,17 +101,64 @@ bool check_counts = false;
 ULong executed_loads = 0;
 ULong executed_stores = 0;
 
-int write_all(void*, const void* data, std::size_t size) {
-    if (fork_child) return 0; // the child's copy of the buffer is dropped, never written
-    const char* p = static_cast<const char*>(data);
+// The trace file keeps what sink_fd.hpp promises the other tracers: the first error stops
+// the writing, since a later flush that succeeded (space freed meanwhile) would leave a gap
+// no reader could see. Valgrind's tool interface has no ftruncate, so the part of the
+// failed flush that reached the file is overwritten with zeros, which a reader takes for
+// the end of the trace (reader.hpp: a zero tail).
+struct trace_output {
+    int error = 0;      // the write's errno that stopped the output, or 0
+    ULong kept = 0;     // bytes of whole flushes in the file
+    ULong lost = 0;     // bytes handed over that the file lacks
+    bool torn = false;  // part of the failed flush could not be zeroed
+};
+trace_output output;
+
+bool write_zeros(Off64T at, std::size_t size) {
+    static const unsigned char zeros[4096] = {};
+    if (VG_(lseek)(out_fd, at, VKI_SEEK_SET) != at) return false;
     while (size != 0) {
-        const Int chunk = size > (1u << 30) ? (1 << 30) : static_cast<Int>(size);
-        const Int n = VG_(write)(out_fd, p, chunk);
-        if (n <= 0) return 5; // EIO: VG_(write) reports no errno
-        p += n;
+        const Int n = VG_(write)(out_fd, zeros, size < sizeof zeros ? static_cast<Int>(size) : static_cast<Int>(sizeof zeros));
+        if (n <= 0) return false;
         size -= static_cast<std::size_t>(n);
     }
-    return 0;
+    return true;
+}
+
+int write_all(void*, const void* data, std::size_t size) {
+    if (fork_child) return 0; // the child's copy of the buffer is dropped, never written
+    if (output.error != 0) {
+        output.lost += size;
+        return output.error;
+    }
+    const char* p = static_cast<const char*>(data);
+    std::size_t done = 0;
+    while (done != size) {
+        const std::size_t left = size - done;
+        const Int n = VG_(write)(out_fd, p + done, left > (1u << 30) ? (1 << 30) : static_cast<Int>(left));
+        if (n <= 0) { // VG_(write) returns -errno; a write of nothing counts as EIO
+            output.error = n < 0 ? -n : VKI_EIO;
+            break;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (output.error == 0) {
+        output.kept += size;
+        return 0;
+    }
+    if (done != 0 && !write_zeros(static_cast<Off64T>(output.kept), done)) output.torn = true;
+    output.lost += size;
+    return output.error;
+}
+
+const char* write_error_name(int e) {
+    switch (e) {
+    case VKI_ENOSPC: return "No space left on device";
+    case VKI_EFBIG: return "File too large";
+    case VKI_EIO: return "Input/output error";
+    case VKI_EPIPE: return "Broken pipe";
+    default: return "write error";
+    }
 }
 
 // The slow path, called from the IR when a reservation did not fit.
@@ -444,7 +491,13 @@ void fini(Int) {
         const tracebuf::flush_stats s = buf->stats();
         VG_(umsg)("tracebuf: %s: %u threads, %llu records, %llu bytes, %llu flushes%s\n", out_path,
                   serial_count, records, static_cast<ULong>(s.bytes_flushed), static_cast<ULong>(s.flushes),
-                  drained == tracebuf::errc::ok ? "" : " (drain failed)");
+                  drained == tracebuf::errc::ok || output.error != 0 ? "" : " (drain failed)");
+        // The client ran on whatever the file did; say what the trace lacks.
+        if (output.error != 0)
+            VG_(umsg)("tracebuf: writing %s failed: %s; %llu bytes of the trace lost (the file holds the first %llu "
+                      "bytes: whole flushes, the records before the error%s)\n",
+                      out_path, write_error_name(output.error), output.lost, output.kept,
+                      output.torn ? "; then part of the failed flush, which tracebuf-dump --recover cuts" : "");
         if (check_counts)
             VG_(umsg)("tracebuf: executed loads %llu stores %llu\n", executed_loads, executed_stores);
     }
