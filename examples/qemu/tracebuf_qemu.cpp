@@ -43,8 +43,8 @@
 // OUT and OUT.summary are created 0600, never through a symbolic link (trace_file.hpp).
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -130,7 +130,7 @@ struct plugin_state {
     int fd = -1;
     pid_t pid = 0;
     bool direct = false;
-    bool use_window = true; // window=0: write(2) instead
+    bool use_window = true;           // window=0: write(2) instead
     bool out_is_regular_file = false; // else no OUT.summary
     std::unique_ptr<tracebuf::file_window> window;
     std::unique_ptr<tracebuf::merging_file_window_sink<mt::slots>> ordered_window;
