@@ -111,6 +111,10 @@ struct plugin_sink {
         return window != nullptr ? window->sink().write(data, size) : merge.inner().write(data, size);
     }
     bool leaves_zeroed() const noexcept { return window != nullptr && window->mapped(); }
+    // Where write() sends the bytes, and so which of them counts what the file holds: the
+    // window (in place, or its write(2) after a fallback), else the file sink. Ordered mode
+    // on a file that cannot be mapped merges into the file sink.
+    bool writes_through_window() const noexcept { return ordered ? ordered_window != nullptr : window != nullptr; }
     const tracebuf::merge_stats& merge_stats() const noexcept {
         return ordered_window != nullptr ? ordered_window->stats() : merge.stats();
     }
@@ -417,8 +421,9 @@ struct tracer {
         const file_sink& file = g.buffer->sink().merge.inner();
         // What the file holds and what it lacks: through the window (and its write(2)s after
         // a fallback), or through the file sink.
-        const std::uint64_t held = g.window ? g.window->valid_end() : file.written();
-        const std::uint64_t lost = g.window ? g.window->bytes_lost() : file.lost();
+        const bool through_window = g.buffer->sink().writes_through_window();
+        const std::uint64_t held = through_window ? g.window->valid_end() : file.written();
+        const std::uint64_t lost = through_window ? g.window->bytes_lost() : file.lost();
         // The guest ran on whatever the file did; say what the trace lacks. (To stderr first:
         // on a full disk the summary file may not be written either.)
         if (s.sink_error != 0)

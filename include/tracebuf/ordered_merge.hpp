@@ -341,6 +341,7 @@ public:
     }
 
     Inner& inner() noexcept { return inner_; }
+    const Inner& inner() const noexcept { return inner_; }
     const merge_stats& stats() const noexcept { return stats_; }
 
 private:

@@ -78,10 +78,13 @@ typedef struct tracebuf_stats {
     uint64_t parks;         /* times a thread parked at the barrier */
     int sink_error;         /* first error the sink reported, or 0 */
     uint64_t bytes_lost;    /* bytes that did not reach the output, counted where they are
-                               written (after TRACEBUF_ORDERED_MERGE: merged bytes). A file
-                               descriptor or file stops at its first error: the failed flush
-                               and every later one (sink_fd.hpp). A write callback: the bytes
-                               of every call that returned an error. */
+                               written (after TRACEBUF_ORDERED_MERGE: merged bytes); read it
+                               after tracebuf_drain, the flusher writes it. A descriptor stops
+                               at its first error: the failed flush and every later one, less
+                               what of it a pipe or device took (sink_fd.hpp). A file window
+                               that cannot grow falls back to write(2) and counts likewise
+                               from there (file_window.hpp). A write callback: the bytes of
+                               every call that returned an error. */
 } tracebuf_stats;
 
 #define TRACEBUF_INVALID_POSITION (~(uint64_t)0)
@@ -272,8 +275,12 @@ struct c_api_sink {
         return window ? window->sink().write(data, size) : out.write(data, size);
     }
     bool leaves_zeroed() const noexcept { return window && window->mapped(); }
-    // The output's count: the merge writes into `out` or the window, never loses bytes itself.
-    std::uint64_t bytes_lost() const noexcept { return window ? window->bytes_lost() : out.bytes_lost(); }
+    // Counted where write() above sends the bytes (a merge never loses any itself): the
+    // merge writes to its own copy of `out` (on a file that could not be mapped, too).
+    std::uint64_t bytes_lost() const noexcept {
+        if (merge) return merge->inner().bytes_lost();
+        return window ? window->bytes_lost() : out.bytes_lost();
+    }
 };
 
 struct c_api_traits : default_traits {
