@@ -157,7 +157,7 @@ const char* write_error_name(int e) {
     case VKI_EFBIG: return "File too large";
     case VKI_EIO: return "Input/output error";
     case VKI_EPIPE: return "Broken pipe";
-    default: return "write error";
+    default: return nullptr;
     }
 }
 
@@ -493,11 +493,18 @@ void fini(Int) {
                   serial_count, records, static_cast<ULong>(s.bytes_flushed), static_cast<ULong>(s.flushes),
                   drained == tracebuf::errc::ok || output.error != 0 ? "" : " (drain failed)");
         // The client ran on whatever the file did; say what the trace lacks.
-        if (output.error != 0)
+        if (output.error != 0) {
+            HChar unnamed[32];
+            const char* reason = write_error_name(output.error);
+            if (reason == nullptr) {
+                VG_(sprintf)(unnamed, "error %d", output.error);
+                reason = unnamed;
+            }
             VG_(umsg)("tracebuf: writing %s failed: %s; %llu bytes of the trace lost (the file holds the first %llu "
                       "bytes: whole flushes, the records before the error%s)\n",
-                      out_path, write_error_name(output.error), output.lost, output.kept,
+                      out_path, reason, output.lost, output.kept,
                       output.torn ? "; then part of the failed flush, which tracebuf-dump --recover cuts" : "");
+        }
         if (check_counts)
             VG_(umsg)("tracebuf: executed loads %llu stores %llu\n", executed_loads, executed_stores);
     }

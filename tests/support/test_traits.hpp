@@ -35,7 +35,12 @@ using std_serialized = traits<tracebuf::std_atomics, tracebuf::serialized_host_w
 
 // A sanitized build runs some tests' repetitions fewer times (never their checks): under
 // ThreadSanitizer every access costs several times more.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#if defined(__has_feature)
+#define TRACEBUF_TEST_HAS_SANITIZER (__has_feature(thread_sanitizer) || __has_feature(address_sanitizer))
+#else
+#define TRACEBUF_TEST_HAS_SANITIZER 0
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__) || TRACEBUF_TEST_HAS_SANITIZER
 inline constexpr bool sanitized_build = true;
 #else
 inline constexpr bool sanitized_build = false;
